@@ -1,0 +1,328 @@
+"""Facts about one module on the standard ``ast``, shared by every rule.
+
+CPython's own parser is more than ten times faster than libcst's and its positions are exact,
+so all detection happens here; libcst is only loaded later if a fix is rendered. What lives
+here is the knowledge that several rules need: which names refer to asyncio (through
+``import asyncio as aio`` or ``from asyncio import create_task``), which call creates a task
+that nobody tracks yet, which names are event loops, and where else a local name is used.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cached_property
+from typing import Iterable, Iterator
+
+FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef)
+ScopeNode = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)
+
+SPAWN_FUNCTIONS = {
+    "asyncio.create_task": "asyncio.create_task",
+    "asyncio.tasks.create_task": "asyncio.create_task",
+    "asyncio.ensure_future": "asyncio.ensure_future",
+    "asyncio.tasks.ensure_future": "asyncio.ensure_future",
+    "asyncio.async": "asyncio.ensure_future",
+    "asyncio.Task": "asyncio.Task",
+    "asyncio.tasks.Task": "asyncio.Task",
+}
+LOOP_FACTORIES = {
+    "asyncio.get_running_loop",
+    "asyncio.get_event_loop",
+    "asyncio.new_event_loop",
+    "asyncio.events.get_running_loop",
+    "asyncio.events.get_event_loop",
+    "asyncio.events.new_event_loop",
+}
+LOOP_TYPES = {
+    "asyncio.AbstractEventLoop",
+    "asyncio.BaseEventLoop",
+    "asyncio.events.AbstractEventLoop",
+    "asyncio.base_events.BaseEventLoop",
+    "asyncio.SelectorEventLoop",
+    "asyncio.ProactorEventLoop",
+}
+LOOP_ATTRIBUTES = {"loop", "_loop", "event_loop", "_event_loop"}
+TASK_GROUP_TYPES = {"asyncio.TaskGroup", "taskgroup.TaskGroup", "asyncio.taskgroups.TaskGroup"}
+
+
+class ModuleInfo:
+    """A parsed module plus lazily computed indexes over it."""
+
+    def __init__(self, text: str, tree: ast.Module, extra_spawners: Iterable[str] = ()):
+        self.text = text
+        self.tree = tree
+        self.extra_spawners = frozenset(extra_spawners)
+        self._lines: list[str] | None = None
+
+    # -- positions ---------------------------------------------------------------------
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            from tether.source import split_lines
+
+            self._lines = split_lines(self.text)
+        return self._lines
+
+    def char_col(self, lineno: int, byte_col: int) -> int:
+        """ast columns count UTF-8 bytes; everything user-facing counts characters."""
+        if lineno - 1 >= len(self.lines):
+            return byte_col
+        line = self.lines[lineno - 1]
+        if line.isascii():
+            return byte_col
+        return len(line.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+    def span(self, node: ast.AST) -> tuple[int, int, int, int]:
+        """(line, col, end_line, end_col), 1-based, columns in characters."""
+        end_line = getattr(node, "end_lineno", None) or node.lineno
+        end_col = getattr(node, "end_col_offset", None)
+        if end_col is None:
+            end_col = node.col_offset
+        return (
+            node.lineno,
+            self.char_col(node.lineno, node.col_offset) + 1,
+            end_line,
+            self.char_col(end_line, end_col) + 1,
+        )
+
+    def start(self, node: ast.AST) -> tuple[int, int]:
+        """(line, col) 1-based in characters; the key renderers use to find the CST node."""
+        return node.lineno, self.char_col(node.lineno, node.col_offset) + 1
+
+    def statement_lines(self, node: ast.stmt) -> tuple[int, int]:
+        first = node.lineno
+        for decorator in getattr(node, "decorator_list", ()):
+            first = min(first, decorator.lineno)
+        return first, getattr(node, "end_lineno", None) or node.lineno
+
+    def segment(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.text, node) or ""
+
+    # -- structure ---------------------------------------------------------------------
+
+    @cached_property
+    def parents(self) -> dict[int, ast.AST]:
+        parents: dict[int, ast.AST] = {}
+        for node in ast.walk(self.tree):
+            for child in ast.iter_child_nodes(node):
+                parents[id(child)] = node
+        return parents
+
+    def parent(self, node: ast.AST) -> ast.AST | None:
+        return self.parents.get(id(node))
+
+    def ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
+        current = self.parent(node)
+        while current is not None:
+            yield current
+            current = self.parent(current)
+
+    def scope_of(self, node: ast.AST) -> ast.AST:
+        """The innermost function, lambda, class or module whose body holds ``node``."""
+        for ancestor in self.ancestors(node):
+            if isinstance(ancestor, ScopeNode):
+                return ancestor
+        return self.tree
+
+    def enclosing_function(self, node: ast.AST) -> ast.AST | None:
+        scope = self.scope_of(node)
+        return scope if isinstance(scope, FunctionNode) else None
+
+    def statement_of(self, node: ast.AST) -> ast.stmt:
+        current = node
+        while not isinstance(current, ast.stmt):
+            parent = self.parent(current)
+            if parent is None:
+                break
+            current = parent
+        return current  # type: ignore[return-value]
+
+    def in_generator(self, function: ast.AST) -> bool:
+        """True when the function yields (async generators must not get awaits in finally)."""
+        for node in walk_own_scope(function):
+            if isinstance(node, (ast.Yield, ast.YieldFrom)):
+                return True
+        return False
+
+    # -- names -------------------------------------------------------------------------
+
+    @cached_property
+    def imports(self) -> dict[str, str]:
+        """Local name -> dotted name it is bound to by an import anywhere in the module."""
+        names: dict[str, str] = {}
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        names[alias.asname] = alias.name
+                    else:
+                        head = alias.name.split(".")[0]
+                        names[head] = head
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    if alias.name != "*":
+                        names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        return names
+
+    @cached_property
+    def all_names(self) -> frozenset[str]:
+        """Every identifier the module binds or reads: generated names must avoid them all."""
+        names: set[str] = set()
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Name):
+                names.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+            elif isinstance(node, ast.alias):
+                names.add((node.asname or node.name).split(".")[0])
+            elif isinstance(node, (ast.Global, ast.Nonlocal)):
+                names.update(node.names)
+        return frozenset(names)
+
+    def qualname(self, expr: ast.AST) -> str | None:
+        """``aio.create_task`` -> "asyncio.create_task" when ``aio`` is an import of asyncio."""
+        parts: list[str] = []
+        while isinstance(expr, ast.Attribute):
+            parts.append(expr.attr)
+            expr = expr.value
+        if not isinstance(expr, ast.Name):
+            return None
+        root = self.imports.get(expr.id)
+        if root is None:
+            return None
+        parts.append(root)
+        return ".".join(reversed(parts))
+
+    def is_asyncio(self, expr: ast.AST, *names: str) -> bool:
+        return self.qualname(expr) in {f"asyncio.{name}" for name in names}
+
+    @cached_property
+    def asyncio_alias(self) -> str | None:
+        """The module-level name asyncio is imported as (``import asyncio [as x]``), if any."""
+        for node in self.tree.body:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == "asyncio":
+                        return alias.asname or "asyncio"
+        return None
+
+    # -- tasks and loops ---------------------------------------------------------------
+
+    def spawn_kind(self, call: ast.AST) -> str | None:
+        """How ``call`` creates a task nobody tracks yet, e.g. "asyncio.create_task", or None.
+
+        TaskGroup and nursery ``create_task`` calls are not spawns: the group owns the task.
+        """
+        if not isinstance(call, ast.Call):
+            return None
+        func = call.func
+        qualified = self.qualname(func)
+        if qualified in SPAWN_FUNCTIONS:
+            return SPAWN_FUNCTIONS[qualified]
+        if qualified is not None and qualified in self.extra_spawners:
+            return qualified
+        if isinstance(func, ast.Name) and func.id in self.extra_spawners and func.id not in self.imports:
+            return func.id  # a spawner configured by bare name, defined in this module
+        if isinstance(func, ast.Attribute) and func.attr == "create_task":
+            if self.is_event_loop(func.value, call):
+                return "loop.create_task"
+        return None
+
+    def is_event_loop(self, expr: ast.AST, at: ast.AST) -> bool:
+        """Whether ``expr`` is known to be an event loop where ``at`` is evaluated."""
+        if isinstance(expr, ast.Call) and self.qualname(expr.func) in LOOP_FACTORIES:
+            return True
+        if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
+            return expr.value.id in ("self", "cls") and expr.attr in LOOP_ATTRIBUTES
+        if isinstance(expr, ast.Name):
+            return expr.id in self.loop_names(self.scope_of(at))
+        return False
+
+    def loop_names(self, scope: ast.AST) -> frozenset[str]:
+        cache = self.__dict__.setdefault("_loop_names", {})
+        key = id(scope)
+        if key not in cache:
+            cache[key] = frozenset(self._compute_loop_names(scope))
+        return cache[key]
+
+    def _compute_loop_names(self, scope: ast.AST) -> set[str]:
+        names: set[str] = set()
+        scopes = [scope]
+        if scope is not self.tree:
+            scopes.append(self.tree)  # a module-level `loop = asyncio.get_event_loop()`
+        for owner in scopes:
+            if isinstance(owner, FunctionNode):
+                args = owner.args
+                for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+                    if arg.annotation is not None and self._is_loop_annotation(arg.annotation):
+                        names.add(arg.arg)
+            for node in walk_own_scope(owner):
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                    if self.qualname(node.value.func) in LOOP_FACTORIES:
+                        names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+                elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                    if self._is_loop_annotation(node.annotation) or (
+                        isinstance(node.value, ast.Call) and self.qualname(node.value.func) in LOOP_FACTORIES
+                    ):
+                        names.add(node.target.id)
+        return names
+
+    def _is_loop_annotation(self, annotation: ast.AST) -> bool:
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            try:
+                annotation = ast.parse(annotation.value, mode="eval").body
+            except SyntaxError:
+                return False
+        if isinstance(annotation, ast.BinOp):  # AbstractEventLoop | None
+            return self._is_loop_annotation(annotation.left) or self._is_loop_annotation(annotation.right)
+        if isinstance(annotation, ast.Subscript):  # Optional[AbstractEventLoop]
+            return self._is_loop_annotation(annotation.slice)
+        return self.qualname(annotation) in LOOP_TYPES
+
+    def task_group_names(self, scope: ast.AST) -> frozenset[str]:
+        names = set()
+        for node in walk_own_scope(scope):
+            if isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    if isinstance(item.context_expr, ast.Call) and isinstance(item.optional_vars, ast.Name):
+                        if self.qualname(item.context_expr.func) in TASK_GROUP_TYPES:
+                            names.add(item.optional_vars.id)
+        return frozenset(names)
+
+    # -- uses of local names -------------------------------------------------------------
+
+    def declared_nonlocal(self, function: ast.AST, name: str) -> bool:
+        for node in walk_own_scope(function):
+            if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+                return True
+        return False
+
+    def name_reads(self, scope: ast.AST, name: str) -> list[ast.Name]:
+        """Every read or delete of ``name`` in ``scope``, nested functions included."""
+        reads = []
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Store):
+                reads.append(node)
+        return reads
+
+
+def walk_own_scope(scope: ast.AST) -> Iterator[ast.AST]:
+    """Like ast.walk over ``scope``'s body, not descending into nested functions or classes."""
+    stack = list(ast.iter_child_nodes(scope))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def parse_module(text: str, filename: str) -> ast.Module:
+    """ast.parse with errors normalised to SyntaxError (null bytes raise ValueError on 3.11)."""
+    try:
+        return ast.parse(text, filename=filename)
+    except ValueError as exc:
+        raise SyntaxError(str(exc)) from None

@@ -1,0 +1,182 @@
+"""``tether`` command line: check, diff, fix, rules (and lsp).
+
+Exit codes follow SPEC section 1: check 0/1/2 (clean, findings, error), diff 0/1/2 (no change,
+changes, error), fix 0/1/2 (all fixed, findings remain, error). An error is always one line on
+stderr naming the file; the rest of the run goes on. Heavy modules (libcst, rich) are imported
+only by the code paths that need them, so ``--version`` and clean trees start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Sequence
+
+import click
+
+from tether import __version__
+from tether.config import STYLES, ConfigError, Settings, codes_option, parse_target_version, resolve_settings
+from tether.model import FileResult
+
+OUTPUT_FORMATS = ("full", "concise", "json", "sarif", "github")
+
+
+@dataclass
+class Run:
+    settings: Settings
+    paths: tuple[str, ...]
+    stdin_filename: str | None
+    jobs: int | None
+    no_cache: bool
+
+
+def _common_options(func):
+    options = [
+        click.argument("paths", nargs=-1, type=click.Path()),
+        click.option("--select", help="Rule codes or prefixes to enable, comma-separated (e.g. TET1,TET201)."),
+        click.option("--ignore", help="Rule codes or prefixes to disable, comma-separated."),
+        click.option("--target-version", help="Python version the code targets: py38..py314 (default: from requires-python, else py311)."),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Read settings from this pyproject.toml or tether.toml."),
+        click.option("--unsafe-fixes/--no-unsafe-fixes", default=None, help="Also apply fixes that can change behaviour beyond the orphaned tasks."),
+        click.option("--style", type=click.Choice(STYLES), help="Preferred fix form: guard (default) or taskgroup (needs --unsafe-fixes and py311+)."),
+        click.option("--stdin-filename", help="Name of the file read from '-' (for settings and messages)."),
+        click.option("--no-cache", is_flag=True, help="Do not read or write the .tether_cache/ result cache."),
+        click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: number of cores)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs) -> Run:
+    paths = tuple(paths) or (".",)
+    try:
+        overrides = {
+            "select": codes_option(select, "--select"),
+            "ignore": codes_option(ignore, "--ignore"),
+            "target_version": parse_target_version(target_version) if target_version else None,
+            "unsafe_fixes": unsafe_fixes,
+            "style": style,
+        }
+        anchor = [stdin_filename] if paths == ("-",) and stdin_filename else [p for p in paths if p != "-"] or ["."]
+        settings = resolve_settings(anchor, config_file, overrides)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    return Run(settings, paths, stdin_filename, jobs, no_cache)
+
+
+def _stdin_result(run: Run, mode: str) -> tuple[FileResult, bytes]:
+    from tether.engine import process_data
+
+    data = sys.stdin.buffer.read()
+    name = run.stdin_filename or "-"
+    result, _ = process_data(data, name, run.settings, mode)
+    return result, data
+
+
+def _run_paths(run: Run, mode: str, write: bool = False) -> list[FileResult]:
+    from tether.discovery import discover
+    from tether.runner import run_files
+
+    files, problems = discover(run.paths, run.settings.exclude, run.settings.project_root)
+    results = [FileResult(p.path, error=f"{p.path}: {p.message}") for p in problems]
+    results.extend(run_files(files, run.settings, mode, write=write, jobs=run.jobs, use_cache=not run.no_cache))
+    return results
+
+
+def _print_errors(results: Sequence[FileResult]) -> bool:
+    errors = [r.error for r in results if r.error]
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    return bool(errors)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="tether", message="%(prog)s %(version)s")
+def main() -> None:
+    """Find asyncio tasks that can be orphaned, and rewrite them into structured forms."""
+
+
+@main.command()
+@_common_options
+@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="full", show_default=True)
+def check(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs, output_format):
+    """Report findings. Exit 0: none, 1: findings, 2: an error happened."""
+    run = _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs)
+    if run.paths == ("-",):
+        result, data = _stdin_result(run, "check")
+        results = [result]
+        texts = {result.path: data}
+    else:
+        results = _run_paths(run, "check")
+        texts = {}
+    had_error = _print_errors(results)
+    from tether import output
+
+    output.emit_check(results, run.settings, output_format, texts)
+    if had_error:
+        sys.exit(2)
+    sys.exit(1 if any(r.findings for r in results) else 0)
+
+
+@main.command()
+@_common_options
+def diff(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs):
+    """Show the fixes as a unified diff without changing any file. Exit 0: no change, 1: changes, 2: error."""
+    run = _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs)
+    if run.paths == ("-",):
+        results = [_stdin_result(run, "diff")[0]]
+    else:
+        results = _run_paths(run, "diff")
+    had_error = _print_errors(results)
+    from tether import output
+
+    changed = output.emit_diffs(results)
+    output.emit_fix_summary(results, run.settings, dry_run=True)
+    if had_error:
+        sys.exit(2)
+    sys.exit(1 if changed else 0)
+
+
+@main.command()
+@_common_options
+def fix(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs):
+    """Apply the fixes in place. Exit 0: all fixed, 1: findings remain, 2: an error happened.
+
+    `tether fix -` reads a file on stdin and prints the fixed source on stdout.
+    """
+    run = _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs)
+    from tether import output
+
+    if run.paths == ("-",):
+        result, data = _stdin_result(run, "fix")
+        if result.new_text is not None and result.encoding and result.new_text != result.old_text:
+            from tether.source import encode_text
+
+            sys.stdout.buffer.write(encode_text(result.new_text, result.encoding))
+        else:
+            sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        results = [result]
+    else:
+        results = _run_paths(run, "fix", write=True)
+    had_error = _print_errors(results)
+    output.emit_fix_summary(results, run.settings, dry_run=False)
+    if had_error:
+        sys.exit(2)
+    sys.exit(1 if any(r.remaining or (r.findings and r.new_text is None) for r in results) else 0)
+
+
+@main.command()
+@click.argument("code", required=False)
+@click.option("--output-format", type=click.Choice(("text", "json")), default="text", show_default=True)
+def rules(code, output_format):
+    """List the rules, or explain one (e.g. `tether rules TET101`)."""
+    from tether import output
+
+    sys.exit(output.emit_rules(code, output_format))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

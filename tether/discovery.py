@@ -1,0 +1,156 @@
+"""Which files a run looks at: the paths given, directories walked for ``*.py``.
+
+Directories honour every ``.gitignore`` found on the way down (plus ``.git`` and the usual
+virtual-environment and cache folders) and the configured ``exclude`` patterns (gitignore
+syntax, relative to the project root). Stub files (``*.pyi``) hold no code to fix. A symlink
+met while walking is followed only when its target lies inside the tree being walked, so a
+fix can never write through a link to a file outside the paths the user named.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+ALWAYS_SKIPPED_DIRS = {
+    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", ".mypy_cache",
+    ".pytest_cache", ".ruff_cache", ".tether_cache", "node_modules", ".eggs", "build", "dist",
+}
+
+
+@dataclass(frozen=True)
+class DiscoveryError:
+    path: str
+    message: str
+
+
+def _spec(lines: Sequence[str]):
+    import pathspec  # imported here: a run over explicit files never needs it
+
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines)
+    except AttributeError:  # pathspec < 0.10
+        return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+def _read_gitignore(directory: str):
+    path = os.path.join(directory, ".gitignore")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    return _spec(lines) if any(line.strip() and not line.startswith("#") for line in lines) else None
+
+
+def _is_within(path: str, root: str) -> bool:
+    try:
+        return os.path.commonpath([path, root]) == root
+    except ValueError:
+        return False
+
+
+def discover(
+    paths: Sequence[str],
+    exclude: Sequence[str] = (),
+    project_root: str | None = None,
+) -> tuple[list[str], list[DiscoveryError]]:
+    """Files to analyse (sorted, de-duplicated) and the paths that could not be used."""
+    exclude_spec = _spec(exclude) if exclude else None
+    root = os.path.abspath(project_root or os.getcwd())
+    files: list[str] = []
+    errors: list[DiscoveryError] = []
+    seen: set[str] = set()
+
+    def excluded(path: str, is_dir: bool) -> bool:
+        if exclude_spec is None:
+            return False
+        absolute = os.path.abspath(path)
+        if not _is_within(absolute, root):
+            return False
+        relative = os.path.relpath(absolute, root).replace(os.sep, "/")
+        return exclude_spec.match_file(relative + ("/" if is_dir else ""))
+
+    def add(path: str) -> None:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
+    for given in paths:
+        if os.path.isfile(given):
+            add(given)  # a file named explicitly is always checked, like ruff and black
+        elif os.path.isdir(given):
+            for path in _walk(given, excluded):
+                add(path)
+        elif os.path.lexists(given):
+            errors.append(DiscoveryError(given, "not a regular file or directory"))
+        else:
+            errors.append(DiscoveryError(given, "no such file or directory"))
+    return files, errors
+
+
+def _walk(top: str, excluded) -> Iterator[str]:
+    real_top = os.path.realpath(top)
+    ignore_stack: list[tuple[str, object]] = []
+    parent_ignores = _parent_gitignores(top)
+    ignore_stack.extend(parent_ignores)
+
+    def ignored(path: str, is_dir: bool) -> bool:
+        for base, spec in ignore_stack:
+            if _is_within(os.path.abspath(path), base):
+                relative = os.path.relpath(os.path.abspath(path), base).replace(os.sep, "/")
+                if spec.match_file(relative + ("/" if is_dir else "")):
+                    return True
+        return False
+
+    def visit(directory: str) -> Iterator[str]:
+        spec = _read_gitignore(directory)
+        pushed = spec is not None
+        if pushed:
+            ignore_stack.append((os.path.abspath(directory), spec))
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            entries = []
+        for entry in entries:
+            path = os.path.join(directory, entry.name)
+            if entry.is_symlink() and not _is_within(os.path.realpath(path), real_top):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                if entry.name in ALWAYS_SKIPPED_DIRS or excluded(path, True) or ignored(path, True):
+                    continue
+                yield from visit(path)
+            elif entry.name.endswith(".py") and entry.is_file():
+                if not excluded(path, False) and not ignored(path, False):
+                    yield path
+        if pushed:
+            ignore_stack.pop()
+
+    yield from visit(top)
+
+
+def _parent_gitignores(top: str) -> list[tuple[str, object]]:
+    """.gitignore files above ``top`` up to the repository root (the folder holding .git)."""
+    found: list[tuple[str, object]] = []
+    directory = os.path.dirname(os.path.abspath(top))
+    while True:
+        if os.path.isdir(os.path.join(directory, ".git")) or os.path.isfile(os.path.join(directory, ".git")):
+            spec = _read_gitignore(directory)
+            if spec is not None:
+                found.append((directory, spec))
+            break
+        spec = _read_gitignore(directory)
+        if spec is not None:
+            found.append((directory, spec))
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return []  # not inside a repository: gitignores above do not apply
+        directory = parent
+    found.reverse()
+    return found

@@ -1,0 +1,235 @@
+"""One file at a time: prefilter, analyse, and (for diff/fix) render and verify the fixes.
+
+The order of the stages is the performance design of SPEC section 6: most files are rejected
+by a byte search before they are even decoded; the rest are parsed with ``ast``; libcst is
+imported only when a fix is rendered. Every rewritten text must compile and a fresh analysis
+of it must find nothing more that the same options would fix, or the file is left untouched
+and the run reports an error: a codemod must never write code it has not checked.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+from tether.analysis import ModuleInfo, parse_module
+from tether.config import Settings
+from tether.model import FileResult, Finding
+from tether.source import SourceError, SourceFile, decode_bytes, read_source, write_source
+
+MAX_PASSES = 4
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+
+
+def enabled_rules(settings: Settings):
+    from tether.registry import all_rules
+
+    return [rule for rule in all_rules() if settings.rule_enabled(rule.code)]
+
+
+def trigger_tokens(settings: Settings, rules=None) -> tuple[bytes, ...]:
+    rules = enabled_rules(settings) if rules is None else rules
+    tokens = {token for rule in rules for token in rule.triggers}
+    tokens.update(name.rsplit(".", 1)[-1].encode() for name in settings.extra_spawners)
+    return tuple(sorted(tokens))
+
+
+def passes_prefilter(data: bytes, tokens: Sequence[bytes]) -> bool:
+    return any(token in data for token in tokens)
+
+
+def is_suppressed(finding: Finding, lines: Sequence[str]) -> bool:
+    if finding.line - 1 >= len(lines):
+        return False
+    match = _NOQA.search(lines[finding.line - 1])
+    if match is None:
+        return False
+    codes = match.group("codes")
+    if not codes:
+        return True
+    return finding.code in {c.strip().upper() for c in codes.split(",")}
+
+
+def analyse(text: str, path: str, settings: Settings, rules=None) -> tuple[ModuleInfo, list[Finding]]:
+    """Findings for ``text`` (raises SyntaxError when it does not parse)."""
+    rules = enabled_rules(settings) if rules is None else rules
+    tree = parse_module(text, path)
+    module = ModuleInfo(text, tree, settings.extra_spawners)
+    findings: list[Finding] = []
+    for rule in rules:
+        if rule.triggers and not any(t.decode() in text for t in rule.triggers) and not settings.extra_spawners:
+            continue
+        findings.extend(rule.check(module, settings))
+    if findings and "noqa" in text.lower():
+        findings = [f for f in findings if not is_suppressed(f, module.lines)]
+    findings.sort(key=Finding.sort_key)
+    return module, _dedupe(findings)
+
+
+def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    seen = set()
+    unique = []
+    for finding in findings:
+        key = (finding.code, finding.line, finding.col)
+        if key not in seen:
+            seen.add(key)
+            unique.append(finding)
+    return unique
+
+
+def syntax_error_message(path: str, exc: SyntaxError) -> str:
+    line = exc.lineno or 1
+    col = exc.offset or 1
+    message = (exc.msg or str(exc)).splitlines()[0] if (exc.msg or str(exc)) else "invalid syntax"
+    return f"{path}:{line}:{col}: cannot parse: {message}"
+
+
+def check_text(text: str, path: str, settings: Settings) -> FileResult:
+    try:
+        _, findings = analyse(text, path, settings)
+    except SyntaxError as exc:
+        return FileResult(path, error=syntax_error_message(path, exc))
+    except RecursionError:
+        return FileResult(path, error=f"{path}:1:1: cannot parse: too deeply nested")
+    return FileResult(path, findings=tuple(findings))
+
+
+def fix_text(text: str, path: str, settings: Settings) -> FileResult:
+    """Apply every fix the options allow; ``new_text`` is the verified result."""
+    from tether.registry import rule_by_code
+    from tether.render import Planned, render_fixes
+
+    rules = enabled_rules(settings)
+    try:
+        module, findings = analyse(text, path, settings, rules)
+    except SyntaxError as exc:
+        return FileResult(path, error=syntax_error_message(path, exc))
+    except RecursionError:
+        return FileResult(path, error=f"{path}:1:1: cannot parse: too deeply nested")
+    original_findings = tuple(findings)
+    current = text
+    applied: list[Finding] = []
+    for _ in range(MAX_PASSES):
+        planned = []
+        for finding in findings:
+            fix = finding.choose_fix(settings.unsafe_fixes, settings.style)
+            if fix is not None:
+                planned.append(Planned(rule_by_code(finding.code), finding, fix))
+        if not planned:
+            break
+        result = render_fixes(module, planned, settings)
+        if not result.applied:
+            break
+        try:
+            compile(result.text, path, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            return FileResult(
+                path,
+                findings=original_findings,
+                error=f"{path}: internal error: the fix produced code that does not compile "
+                f"(line {exc.lineno}: {exc.msg}); file left untouched, please report it",
+            )
+        applied.extend(result.applied)
+        current = result.text
+        module, findings = analyse(current, path, settings, rules)
+    else:
+        leftover = [f for f in findings if f.choose_fix(settings.unsafe_fixes, settings.style)]
+        if leftover:
+            return FileResult(
+                path,
+                findings=original_findings,
+                error=f"{path}: internal error: fixes did not converge after {MAX_PASSES} passes "
+                "(a rewrite was flagged again); file left untouched, please report it",
+            )
+    return FileResult(
+        path,
+        findings=original_findings,
+        old_text=text,
+        new_text=current,
+        applied=tuple(applied),
+        remaining=tuple(findings),
+    )
+
+
+def render_one_fix(text: str, path: str, settings: Settings, finding: Finding, fix) -> str | None:
+    """``text`` with just this one fix applied (for JSON edits and editor code actions)."""
+    from tether.registry import rule_by_code
+    from tether.render import Planned, render_fixes
+
+    try:
+        module = ModuleInfo(text, parse_module(text, path), settings.extra_spawners)
+    except SyntaxError:
+        return None
+    result = render_fixes(module, [Planned(rule_by_code(finding.code), finding, fix)], settings)
+    if not result.applied:
+        return None
+    try:
+        compile(result.text, path, "exec", dont_inherit=True)
+    except SyntaxError:
+        return None
+    return result.text
+
+
+def process_data(data: bytes, path: str, settings: Settings, mode: str, tokens=None) -> tuple[FileResult, SourceFile | None]:
+    """Run ``mode`` ("check", "diff" or "fix") on raw bytes; never raises for bad input."""
+    tokens = trigger_tokens(settings) if tokens is None else tokens
+    if not passes_prefilter(data, tokens):
+        return FileResult(path), None
+    try:
+        source = decode_bytes(data, path)
+    except SourceError as exc:
+        return FileResult(path, error=str(exc)), None
+    if mode == "check":
+        return check_text(source.text, path, settings), source
+    result = fix_text(source.text, path, settings)
+    if result.new_text is not None:
+        result = _with_encoding(result, source)
+    return result, source
+
+
+def _with_encoding(result: FileResult, source: SourceFile) -> FileResult:
+    from dataclasses import replace
+
+    if result.new_text != result.old_text:
+        try:
+            source.encode(result.new_text)
+        except UnicodeEncodeError as exc:
+            return replace(
+                result,
+                new_text=None,
+                error=f"{source.path}: the fix cannot be encoded as {source.encoding}: {exc.reason}; file left untouched",
+            )
+    return replace(result, encoding=source.encoding)
+
+
+def process_path(path: str, settings: Settings, mode: str, tokens=None, write: bool = False) -> FileResult:
+    """Read, process and (for ``fix`` with ``write``) atomically rewrite one file."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except IsADirectoryError:
+        return FileResult(path, error=f"{path}: is a directory, expected a Python file")
+    except OSError as exc:
+        return FileResult(path, error=f"{path}: cannot read: {exc.strerror or exc}")
+    result, source = process_data(data, path, settings, mode, tokens)
+    if write and source is not None and result.new_text is not None and result.new_text != result.old_text:
+        try:
+            write_source(source, result.new_text)
+        except SourceError as exc:
+            from dataclasses import replace
+
+            return replace(result, error=str(exc), applied=(), remaining=result.findings)
+    return result
+
+
+__all__ = [
+    "analyse",
+    "check_text",
+    "enabled_rules",
+    "fix_text",
+    "is_suppressed",
+    "process_data",
+    "process_path",
+    "read_source",
+    "trigger_tokens",
+]

@@ -1,0 +1,119 @@
+"""Turning findings into what people and tools read: full, concise, json and github output.
+
+``json`` is shaped like ruff's JSON output (code, message, filename, location, end_location,
+fix with applicability and edits, url) so tooling that already reads ruff reads tether.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from typing import Iterable, Sequence
+
+from tether.model import FileResult, Finding, Fix
+from tether.source import split_lines
+
+
+def relative(path: str) -> str:
+    if path == "-":
+        return path
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def marker(finding: Finding, unsafe_fixes: bool, style: str) -> str:
+    if finding.choose_fix(unsafe_fixes, style) is not None:
+        return "[*] "
+    if finding.choose_fix(True, style) is not None:
+        return "[-] "  # an unsafe fix exists: shown with --unsafe-fixes
+    return ""
+
+
+def concise_line(path: str, finding: Finding, unsafe_fixes: bool, style: str) -> str:
+    return f"{relative(path)}:{finding.line}:{finding.col}: {finding.code} {marker(finding, unsafe_fixes, style)}{finding.message}"
+
+
+def full_block(path: str, finding: Finding, lines: Sequence[str], unsafe_fixes: bool, style: str) -> str:
+    out = [concise_line(path, finding, unsafe_fixes, style)]
+    if 0 < finding.line <= len(lines):
+        source_line = lines[finding.line - 1].rstrip("\r\n").expandtabs(4)
+        width = len(str(finding.line))
+        pad = " " * width
+        end_col = finding.end_col if finding.end_line == finding.line else len(source_line) + 1
+        carets = "^" * max(1, end_col - finding.col)
+        out.append(f"{pad} |")
+        out.append(f"{finding.line} | {source_line}")
+        out.append(f"{pad} | {' ' * (finding.col - 1)}{carets} {finding.code}")
+        out.append(f"{pad} |")
+    fix = finding.choose_fix(True, style)
+    if fix is not None:
+        note = "" if fix.is_safe else " (unsafe: needs --unsafe-fixes)"
+        out.append(f"  = help: {fix.title}{note}")
+    return "\n".join(out) + "\n"
+
+
+def summary(results: Sequence[FileResult], unsafe_fixes: bool, style: str) -> str:
+    findings = [f for r in results for f in r.findings]
+    if not findings:
+        return "All checks passed!"
+    fixable = sum(1 for f in findings if f.choose_fix(unsafe_fixes, style))
+    hidden = sum(1 for f in findings if not f.choose_fix(unsafe_fixes, style) and f.choose_fix(True, style))
+    noun = "finding" if len(findings) == 1 else "findings"
+    text = f"Found {len(findings)} {noun}."
+    if fixable:
+        text += f"\n[*] {fixable} fixable with `tether fix`."
+    if hidden:
+        text += f"\n[-] {hidden} more fixable with `tether fix --unsafe-fixes`."
+    return text
+
+
+def fix_edits(old: str, new: str) -> list[dict]:
+    """The change from ``old`` to ``new`` as ruff-style edits (1-based rows and columns)."""
+    old_lines = split_lines(old)
+    new_lines = split_lines(new)
+    edits = []
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        end_row = i2 + 1
+        edits.append(
+            {
+                "content": "".join(new_lines[j1:j2]),
+                "location": {"row": i1 + 1, "column": 1},
+                "end_location": {"row": end_row, "column": 1},
+            }
+        )
+    return edits
+
+
+def json_record(path: str, finding: Finding, fix: Fix | None, edits: list[dict] | None, url: str) -> dict:
+    return {
+        "code": finding.code,
+        "message": finding.message,
+        "filename": os.path.abspath(path) if path != "-" else "-",
+        "location": {"row": finding.line, "column": finding.col},
+        "end_location": {"row": finding.end_line, "column": finding.end_col},
+        "fix": None
+        if fix is None or edits is None
+        else {"applicability": fix.applicability, "message": fix.title, "edits": edits},
+        "noqa_row": finding.line,
+        "url": url,
+    }
+
+
+def github_line(path: str, finding: Finding) -> str:
+    message = finding.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return (
+        f"::error title=tether ({finding.code}),file={relative(path)},line={finding.line},"
+        f"col={finding.col},endLine={finding.end_line},endColumn={finding.end_col}::"
+        f"{relative(path)}:{finding.line}:{finding.col}: {finding.code} {message}"
+    )
+
+
+def dump_json(records: Iterable[dict]) -> str:
+    return json.dumps(list(records), indent=2, ensure_ascii=False)

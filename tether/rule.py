@@ -1,0 +1,58 @@
+"""The contract every rule module in ``codemods/`` fulfils.
+
+A rule finds on the ``ast`` (fast, no libcst import) and renders its fixes with libcst (only
+when a fix is shown or applied). Keeping both halves in one module means a rule reads like a
+ruff rule page from top to bottom, and the engine, CLI, LSP and cache never need to know any
+rule's details.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from tether.analysis import ModuleInfo
+from tether.model import Finding, Fix
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tether.config import Settings
+    from tether.render import Edit, RenderContext
+
+DOCS_URL = "https://github.com/tether-dev/tether/blob/main/docs/rules.md#{code}"
+
+
+class Rule:
+    """Base class: set the class attributes, implement ``check`` and ``render``."""
+
+    code: str = ""
+    name: str = ""
+    summary: str = ""  # one line, shown by `tether rules`
+    # The rule can only fire on files whose bytes contain one of these: the byte prefilter.
+    triggers: Sequence[bytes] = ()
+
+    def check(self, module: ModuleInfo, settings: "Settings") -> Iterable[Finding]:
+        raise NotImplementedError
+
+    def render(self, fix: Fix, ctx: "RenderContext") -> list["Edit"]:
+        """libcst edits that carry out ``fix``; may raise render.FixNotApplicable."""
+        raise NotImplementedError
+
+    @property
+    def documentation(self) -> str:
+        """The rule module's docstring: what, why, example, fix, fix safety."""
+        module = inspect.getmodule(type(self))
+        return inspect.cleandoc(module.__doc__ or "") if module else ""
+
+    @property
+    def url(self) -> str:
+        return DOCS_URL.format(code=self.code.lower())
+
+    def finding(
+        self,
+        module: ModuleInfo,
+        node,
+        message: str,
+        fixes: Sequence[Fix] = (),
+    ) -> Finding:
+        line, col, end_line, end_col = module.span(node)
+        return Finding(self.code, message, line, col, end_line, end_col, tuple(fixes))
