@@ -73,14 +73,17 @@ async def {_gather_cancel_on_error}(*aws):
 ''',
 )
 
+# A finished task is left alone without yielding to the loop: the guards call this on every
+# failure path, including "the awaited task itself failed", whose timing must not change.
 CANCEL_AND_WAIT = HelperTemplate(
     kind="cancel_and_wait",
     names=("_cancel_and_wait",),
     source='''\
 # tether helper cancel_and_wait: cancels a task (unless it already finished) and waits until it has.
 async def {_cancel_and_wait}(task):
-    if not task.done():
-        task.cancel()
+    if task.done():
+        return
+    task.cancel()
     await {asyncio}.wait((task,))
 ''',
 )
