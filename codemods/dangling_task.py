@@ -28,7 +28,7 @@ async def handle(request):
 where ``_keep_task`` is the asyncio documentation's recipe, added once per module: a
 module-level set holds the task until it is done and a done-callback discards it.
 
-### Companion tasks
+## Companion tasks
 A dropped task that looks like a *companion* of the function that starts it (its coroutine,
 defined in this module, loops forever, or its name says heartbeat, keepalive, monitor, watch,
 pump or poll) and that is followed by more awaited work in the same block outlives that work:
@@ -107,10 +107,12 @@ class DanglingTask(Rule):
             if companion is None:
                 yield self.finding(module, node, message, self.fixes(module, node))
                 continue
-            message += (
-                f"; it is a companion task ({companion.why}) that outlives the work after it "
-                "(`--unsafe-fixes` cancels it when the rest of the block exits)"
+            remedy = (
+                "`--unsafe-fixes` cancels it when the rest of the block exits"
+                if companion.fixable
+                else "no automatic lifetime fix: the block yields or shares a line"
             )
+            message += f"; it is a companion task ({companion.why}) that outlives the work after it ({remedy})"
             fixes = [*self.companion_fixes(module, companion, settings), *self.fixes(module, node)]
             yield self.finding(module, node, message, fixes)
 

@@ -133,7 +133,7 @@ class UnguardedTaskAwait(Rule):
             fixes = [self.fix(module, widened)] if candidate in fixable and widened.fixable else []
             how = "cancels and waits for it on any exception, then re-raises" if fixes else "no automatic fix in a region that yields"
             message = (
-                f"task `{candidate.name}` is awaited only at line {candidate.awaited.lineno}: if an await before "
+                f"task `{candidate.name}` is first awaited at line {candidate.awaited.lineno}: if an await before "
                 f"that raises or this function is cancelled, the task is orphaned (fix: {how})"
             )
             yield self.finding(module, candidate.assign.value, message, fixes)
