@@ -39,7 +39,8 @@ where ``_cancel_and_wait`` (added once per module) cancels the task unless it al
 finished and waits until it has.
 
 ## Not flagged
-A task that is passed anywhere (``wait_for(t)``, ``gather(t, ...)``, ``tasks.append(t)``,
+``ensure_future(x)`` of anything but a call (it returns ``x`` itself when ``x`` is a future
+that other code may share); a task that is passed anywhere (``wait_for(t)``, ``gather(t, ...)``, ``tasks.append(t)``,
 a closure) or stored; a task read in an ``except`` or ``finally`` block (the code already
 handles it on failure); a task created inside ``async with asyncio.TaskGroup()``; no await
 between creation and ``await t``. A region that yields (async generators) gets the finding
@@ -122,7 +123,7 @@ class UnguardedTaskAwait(Rule):
         candidates = []
         for node in walk_own_scope(function):
             name = _bound_name(node)
-            if name is not None and module.spawn_kind(node.value) is not None:
+            if name is not None and _owns_new_task(module, node.value):
                 candidate = self.candidate(module, function, node, name)
                 if candidate is not None:
                     candidates.append(candidate)
@@ -217,6 +218,17 @@ def _bound_name(node: ast.AST) -> str | None:
     if isinstance(node, ast.AnnAssign) and node.value is not None and isinstance(node.target, ast.Name):
         return node.target.id
     return None
+
+
+def _owns_new_task(module: ModuleInfo, value: ast.AST) -> bool:
+    """A spawn that makes a new task. ``ensure_future(fut)`` returns ``fut`` itself, which may
+    be someone else's future: cancelling it would cancel their work, so only calls count."""
+    kind = module.spawn_kind(value)
+    if kind is None:
+        return False
+    if kind == "asyncio.ensure_future":
+        return bool(value.args) and isinstance(value.args[0], ast.Call)
+    return True
 
 
 def _store_count(function: ast.AST, name: str) -> int:

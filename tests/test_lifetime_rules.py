@@ -170,3 +170,36 @@ def test_resolution_finds_methods_and_closures_but_not_shadowed_names():
     assert resolve_coroutine_function(module, calls["self._pump"]).name == "_pump"
     assert resolve_coroutine_function(module, calls["inner"]).name == "inner"
     assert resolve_coroutine_function(module, calls["sync"]) is None
+
+
+def test_libcst_tool_runs_tet102_like_tether_fix(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import FIXTURES, ROOT
+
+    target = tmp_path / "client.py"
+    shutil.copy(FIXTURES / "TET102" / "basic.before.py", target)
+    proc = subprocess.run(
+        [sys.executable, "-m", "libcst.tool", "codemod", "-x", "--no-format",
+         "codemods.unguarded_task_await.UnguardedTaskAwaitCommand", str(target)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert target.read_bytes() == (FIXTURES / "TET102" / "basic.after.py").read_bytes()
+
+
+def test_lifetime_modules_do_not_import_libcst():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = (
+        "import sys, codemods.unguarded_task_await as a, codemods.dangling_task as b; "
+        "assert 'libcst' not in sys.modules; print(a.RULE.code, b.RULE.code)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["TET102", "TET101"]
