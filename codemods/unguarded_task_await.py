@@ -73,6 +73,7 @@ from tether.blocks import (
     end_position,
     in_cleanup,
     position,
+    shares_line_with_previous,
     suspension_points,
     whole_lines,
     yields,
@@ -96,14 +97,18 @@ class Candidate:
     awaited: ast.Await
 
     @property
-    def fixable(self) -> bool:
+    def blocker(self) -> str | None:
+        """Why the region cannot be wrapped automatically, or None."""
         region = self.block[self.index + 1 : self.last + 1]
-        first = region[0]
-        return (
-            whole_lines(self.block, self.index + 1, self.last)
-            and not yields(region)
-            and not getattr(first, "decorator_list", None)
-        )
+        if yields(region):
+            return "the region yields (no awaits in cleanup of an async generator region)"
+        if not whole_lines(self.block, self.index + 1, self.last):
+            return "the task is created on a `;` line with the statements after it"
+        return None
+
+    @property
+    def fixable(self) -> bool:
+        return self.blocker is None
 
 
 class UnguardedTaskAwait(Rule):
@@ -132,10 +137,13 @@ class UnguardedTaskAwait(Rule):
             last = _extended_end(candidate, fixable) if candidate in fixable else candidate.last
             widened = Candidate(candidate.name, candidate.assign, candidate.block, candidate.index, last, candidate.awaited)
             fixes = [self.fix(module, widened)] if candidate in fixable and widened.fixable else []
-            how = "cancels and waits for it on any exception, then re-raises" if fixes else "no automatic fix in a region that yields"
+            if fixes:
+                how = "fix: cancel and wait for it on any exception, then re-raise"
+            else:
+                how = f"no automatic fix: {candidate.blocker or widened.blocker}"
             message = (
                 f"task `{candidate.name}` is first awaited at line {candidate.awaited.lineno}: if an await before "
-                f"that raises or this function is cancelled, the task is orphaned (fix: {how})"
+                f"that raises or this function is cancelled, the task is orphaned ({how})"
             )
             yield self.finding(module, candidate.assign.value, message, fixes)
 
@@ -163,6 +171,8 @@ class UnguardedTaskAwait(Rule):
         last = _index_in_block(module, awaited, block, index)
         if last is None:
             return None
+        while last + 1 < len(block) and shares_line_with_previous(block, last + 1):
+            last += 1  # `await t; print(t.result())`: the rest of that line goes with it
         region_end = end_position(block[last])
         for read in reads:
             if position(read) <= region_end and not (_is_await_of(module, read) or _is_inspection(module, read)):
@@ -182,14 +192,15 @@ class UnguardedTaskAwait(Rule):
         region = candidate.block[candidate.index + 1 : candidate.last + 1]
         from tether.blocks import cst_statement_count
 
-        line, col = module.start(region[0])
+        line, col = module.start(region[0])  # libcst, like ast, starts a definition at `def`
         count = cst_statement_count(candidate.block, candidate.index + 1, candidate.last)
+        first_line = module.statement_lines(region[0])[0]
         last_line = region[-1].end_lineno or region[-1].lineno
         return Fix(
             applicability=SAFE,
             title=self.TITLE.format(name=candidate.name),
             plan=("guard", line, col, count, candidate.name),
-            lines=(line, last_line),
+            lines=(first_line, last_line),
         )
 
     def render(self, fix: Fix, ctx):
