@@ -33,7 +33,9 @@ A dropped task that looks like a *companion* of the function that starts it (its
 defined in this module, loops forever, or its name says heartbeat, keepalive, monitor, watch,
 pump or poll) and that is followed by more awaited work in the same block outlives that work:
 when the main loop crashes or returns, the heartbeat keeps beating forever. With
-``--unsafe-fixes`` the task is tied to the rest of the block instead:
+``--unsafe-fixes`` the task is tied to the rest of the block instead (except in functions
+whose name says they start things, like ``connect``, ``start`` or ``__aenter__``: what they
+start is meant to outlive them):
 ```python
 async def run(conn):
     heartbeat_task = asyncio.create_task(heartbeat(conn))
@@ -73,7 +75,13 @@ from typing import Iterator
 
 from tether.analysis import SPAWN_FUNCTIONS, ModuleInfo, walk_own_scope
 from tether.blocks import block_of, shares_line_with_previous, suspension_points, yields
-from tether.companions import callee_name, loops_forever, name_says_companion, resolve_coroutine_function
+from tether.companions import (
+    callee_name,
+    loops_forever,
+    name_says_companion,
+    resolve_coroutine_function,
+    starts_things,
+)
 from tether.model import SAFE, UNSAFE, Finding, Fix
 from tether.rule import Rule
 
@@ -176,7 +184,7 @@ class DanglingTask(Rule):
         if kind not in SPAWN_FUNCTIONS.values() and kind != "loop.create_task":
             return None  # a project spawner may not return a task we can cancel and wait for
         function = module.enclosing_function(call)
-        if not isinstance(function, ast.AsyncFunctionDef) or not call.args:
+        if not isinstance(function, ast.AsyncFunctionDef) or not call.args or starts_things(function.name):
             return None
         coroutine = call.args[0]
         if not isinstance(coroutine, ast.Call):

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from tether.analysis import ModuleInfo
-from tether.companions import loops_forever, name_says_companion, resolve_coroutine_function
+from tether.companions import loops_forever, name_says_companion, resolve_coroutine_function, starts_things
 from tether.config import Settings
 from tether.engine import check_text, fix_text
 from tether.model import SAFE, UNSAFE
@@ -114,6 +114,20 @@ def test_companion_names(name):
 @pytest.mark.parametrize("name", ["apollo", "stopwatch", "fetch", "update_metadata", "keep", "alive"])
 def test_not_companion_names(name):
     assert not name_says_companion(name)
+
+
+@pytest.mark.parametrize("name", ["connect", "async_start", "_open_stream", "__aenter__", "setUp", "start_heartbeat"])
+def test_functions_that_start_things_have_no_companions(name):
+    assert starts_things(name)
+    source = COMPANION.replace("async def serve(conn):", f"async def {name}(conn):")
+    (finding,) = findings(source)
+    assert [f.plan[0] for f in finding.fixes] == ["keep"]
+    assert "companion" not in finding.message
+
+
+@pytest.mark.parametrize("name", ["run", "serve", "main", "monitor", "handle", "restarted_count"])
+def test_functions_that_do_their_own_work_have_companions(name):
+    assert not starts_things(name)
 
 
 def _function(source: str, name: str) -> tuple[ModuleInfo, ast.AST]:

@@ -5,7 +5,9 @@ work has no end of its own; dropped, it outlives the function that started it (t
 crashes, its metadata updater keeps ticking forever). Two signs identify one without running
 anything: its coroutine function, found in the same module, loops forever (``while True``
 with no ``break`` or ``return`` leading out), or its name says what it is. Either only decides
-which *unsafe* fixes TET101 offers, never whether there is a finding.
+which *unsafe* fixes TET101 offers, never whether there is a finding; and a function whose
+name says it starts things (``connect``, ``start``, ``__aenter__``) has no companions: what it
+starts is meant to outlive it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,20 @@ def name_says_companion(name: str) -> bool:
     words = [w.lower() for w in _WORD.findall(name)]
     candidates = words + [a + b for a, b in zip(words, words[1:])]
     return any(word.startswith(stem) for word in candidates for stem in COMPANION_WORDS)
+
+
+# A function named like this starts things that are meant to outlive it (`connect()` starts the
+# keep-alive that runs until `close()`): a task it drops is not a companion of its own work.
+STARTER_WORDS = frozenset(
+    {"start", "starts", "connect", "reconnect", "open", "setup", "init", "initialize", "initialise",
+     "login", "subscribe", "enable", "launch", "begin", "spawn", "restart", "aenter", "resume"}
+)
+
+
+def starts_things(function_name: str) -> bool:
+    """``connect``, ``async_start``, ``setUp``, ``__aenter__``; not ``run`` or ``serve``."""
+    words = [w.lower() for w in _WORD.findall(function_name)]
+    return any(word in STARTER_WORDS for word in words + [a + b for a, b in zip(words, words[1:])])
 
 
 def resolve_coroutine_function(module: ModuleInfo, call: ast.Call) -> ast.AsyncFunctionDef | None:
