@@ -70,6 +70,7 @@ from typing import Iterator
 from tether.analysis import TASK_GROUP_TYPES, ModuleInfo, walk_own_scope
 from tether.blocks import (
     block_of,
+    cst_statement_count,
     end_position,
     in_cleanup,
     position,
@@ -190,8 +191,6 @@ class UnguardedTaskAwait(Rule):
 
     def fix(self, module: ModuleInfo, candidate: Candidate) -> Fix:
         region = candidate.block[candidate.index + 1 : candidate.last + 1]
-        from tether.blocks import cst_statement_count
-
         line, col = module.start(region[0])  # libcst, like ast, starts a definition at `def`
         count = cst_statement_count(candidate.block, candidate.index + 1, candidate.last)
         first_line = module.statement_lines(region[0])[0]
