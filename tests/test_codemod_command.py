@@ -27,3 +27,17 @@ def test_importing_a_rule_module_does_not_import_libcst():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "TET101"
+
+
+def test_rule_reference_is_up_to_date():
+    from tether.docsgen import render
+
+    assert (ROOT / "docs" / "rules.md").read_text() == render(), "run: python -m tether.docsgen"
+
+
+def test_every_rule_page_has_the_sections_of_a_rule_page():
+    from tether.registry import all_rules
+
+    for rule in all_rules():
+        for heading in ("## What it finds", "## Why is this bad?", "## Example", "## Fix safety"):
+            assert heading in rule.documentation, f"{rule.code} lacks {heading!r}"
