@@ -13,6 +13,8 @@ from tether.rule import Rule
 
 RULE_MODULES = (
     "codemods.dangling_task",
+    "codemods.wait_leaves_pending",
+    "codemods.as_completed_leaves_pending",
 )
 
 
