@@ -103,7 +103,7 @@ def _local_source(module: ModuleInfo, arg: ast.Name, use: ast.AST, function: ast
         if read is arg:
             continue
         appended = _appended_call(module, read)
-        if appended is not None and filled_by_append and module.scope_of(read) is function:
+        if appended is not None and filled_by_append and module.scope_of(read) is function and read.lineno < use.lineno:
             calls.append(appended)
             continue
         if _harmless_read(module, read) and read.lineno <= use.lineno:

@@ -124,7 +124,10 @@ class AsCompletedLeavesPending(Rule):
         line, col = module.start(loop)
         fixes = []
         if later_reads:
-            message += f"; `{source.name}` is used after the loop, so cancel the leftovers there in a `finally`"
+            message += (
+                f"; `{source.name}` is used again after `as_completed` took it, so tether leaves the cleanup "
+                "to you (cancel the leftovers in a `finally`)"
+            )
         elif any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in walk_own_scope(loop)):
             message += "; no fix inside a region that yields (awaits in its `finally` would run at generator close)"
         else:

@@ -92,7 +92,7 @@ def test_tet203_task_list_used_after_the_loop_gets_no_fix():
         "TET203",
     )
     assert finding.fixes == ()
-    assert "`tasks` is used after the loop" in finding.message
+    assert "`tasks` is used again after `as_completed` took it" in finding.message
 
 
 def test_tet203_loop_that_yields_gets_no_fix():
