@@ -15,7 +15,7 @@ import re
 import sys
 import textwrap
 
-from behaviour import Run, fix_source, run_program
+from behaviour import Run, fix_source, other_pythons, run_program
 
 PRELUDE = '''\
 import asyncio
@@ -86,3 +86,13 @@ def leftover_free(run: Run) -> list[str] | None:
         if match:
             return ast.literal_eval(match.group(1))
     return None
+
+
+def pythons_from(minor: int) -> list[str]:
+    """This interpreter and the other local CPythons whose version is 3.<minor> or later."""
+    found = [sys.executable] if sys.version_info >= (3, minor) else []
+    for exe in other_pythons():
+        match = re.search(r"/3\.(\d+)\.\d+/", exe)
+        if match and int(match.group(1)) >= minor:
+            found.append(exe)
+    return found

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from behaviour import other_pythons, run_program
-from leak_probe import before_after, fixed_once, leftover_free, program
+from leak_probe import before_after, fixed_once, leftover_free, program, pythons_from
 
 PYTHONS = [sys.executable, *other_pythons()]
 UNSAFE = "--unsafe-fixes"
@@ -273,3 +273,34 @@ def test_empty_task_list_raises_the_same_value_error(python):
     assert before.lines == after.lines
     assert before.lines[0] == "1"
     assert before.lines[1].startswith("error ValueError Set of ")
+
+
+@pytest.mark.parametrize("python", pythons_from(11))
+def test_asyncio_timeout_around_the_caller_still_raises_timeout_error(python):
+    """``asyncio.timeout`` (3.11+) turns its own cancellation into TimeoutError only if the
+    CancelledError reaches it with the task's cancel count intact: the cleanup must keep it."""
+    body = """
+    async def fastest():
+        done, _ = await asyncio.wait(
+            [asyncio.create_task(child("a", 0.2)), asyncio.create_task(child("b", 0.3))],
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        return done
+
+
+    async def main():
+        try:
+            async with asyncio.timeout(0.05):
+                await fastest()
+        except TimeoutError as exc:
+            print("error", type(exc).__name__)
+        report()
+        await asyncio.sleep(0.5)
+
+
+    asyncio.run(main())
+    """
+    before, after, _ = before_after(body, UNSAFE, python=python)
+    assert before.lines[0] == after.lines[0] == "error TimeoutError"
+    assert before.lines[1] == "after running: 2 open: ['a', 'b'] events: []"
+    assert sorted(leftover_free(after)) == ["a cancelled", "b cancelled"]

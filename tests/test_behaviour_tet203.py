@@ -272,3 +272,68 @@ def test_naive_cleanup_fails_the_cancellation_test():
     run = run_program(naive)
     assert run.lines[0] == "cancelled"
     assert leftover_free(run) is None, run.stdout  # "c" is still closing its file
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_outer_wait_for_timeout_still_raises_timeout_error(python):
+    """A timeout around the caller cancels it mid-loop: the cleanup must not turn that into
+    anything but the TimeoutError the caller expects."""
+    body = """
+    async def collect():
+        results = []
+        for fut in asyncio.as_completed([child("a", 0.2), child("b", 0.3)]):
+            results.append(await fut)
+        return results
+
+
+    async def main():
+        try:
+            await asyncio.wait_for(collect(), 0.05)
+        except asyncio.TimeoutError as exc:
+            print("error", type(exc).__name__)
+        report()
+        await asyncio.sleep(0.5)
+
+
+    asyncio.run(main())
+    """
+    before, after, _ = before_after(body, python=python)
+    assert before.lines[0] == after.lines[0] == "error TimeoutError"
+    assert before.lines[1] == "after running: 2 open: ['a', 'b'] events: []"
+    assert sorted(leftover_free(after)) == ["a cancelled", "b cancelled"]
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_child_cancelled_by_a_third_party(python):
+    """``await fut`` of a child that someone else cancelled raises CancelledError in the loop:
+    the same error must come out, and the other child must not be left running."""
+    body = """
+    async def collect():
+        for fut in asyncio.as_completed([child("a", 0.2), child("b", 0.3)]):
+            print(await fut)
+
+
+    async def cancel_child(name):
+        await asyncio.sleep(0.01)
+        for task in asyncio.all_tasks():
+            frame = task.get_coro().cr_frame
+            if frame is not None and frame.f_code.co_name == "child" and frame.f_locals.get("name") == name:
+                task.cancel()
+
+
+    async def main():
+        asyncio.ensure_future(cancel_child("a"))
+        try:
+            await collect()
+        except asyncio.CancelledError:
+            print("error CancelledError")
+        report()
+        await asyncio.sleep(0.5)
+
+
+    asyncio.run(main())
+    """
+    before, after, _ = before_after(body, python=python)
+    assert before.lines[0] == after.lines[0] == "error CancelledError"
+    assert before.lines[1] == "after running: 1 open: ['b'] events: ['a cancelled']"
+    assert leftover_free(after) == ["a cancelled", "b cancelled"]
