@@ -293,22 +293,20 @@ def awaited_first(module: ModuleInfo, loop: ast.For) -> bool:
     statements = loop.body
     in_try = False
     while statements:
-        for index, statement in enumerate(statements):
-            found = _await_in_statement(statement, target)
-            if found:
+        for statement in statements:
+            if _await_in_statement(statement, target):
                 return True
             if isinstance(statement, (ast.With, ast.AsyncWith)):
                 if any(_contains_await_of(item.context_expr, target) for item in statement.items):
                     return True
-                statements, in_try = statement.body, in_try
+                statements = statement.body
                 break
             if isinstance(statement, ast.Try):
+                # a statement before the await that raises into a handler would skip the await
                 statements, in_try = statement.body, True
                 break
             if in_try or not isinstance(statement, SIMPLE_STATEMENTS):
-                return False
-            if any(isinstance(n, ast.Continue) for n in ast.walk(statement)):
-                return False
+                return False  # it might skip the await (continue, if, a caught exception)
         else:
             return False
     return False
