@@ -19,7 +19,9 @@ class HelperTemplate:
     kind: str
     # names the template binds at module level; the first is the one call sites use
     names: tuple[str, ...]
-    source: str  # str.format template: {asyncio} plus one field per name
+    source: str  # str.format template: {asyncio} plus one field per name and per required helper
+    # kinds of other helpers this one calls; their call names are format fields too
+    requires: tuple[str, ...] = ()
 
 
 KEEP_TASK = HelperTemplate(
@@ -88,7 +90,51 @@ async def {_cancel_and_wait}(task):
 ''',
 )
 
-TEMPLATES = {t.kind: t for t in (KEEP_TASK, GATHER_CANCEL_ON_ERROR, CANCEL_AND_WAIT)}
+CANCEL_PENDING = HelperTemplate(
+    kind="cancel_pending",
+    names=("_cancel_pending",),
+    source='''\
+# tether helper cancel_pending: cancels the tasks that have not finished and waits until they have.
+async def {_cancel_pending}(tasks):
+    pending = [task for task in tasks if {asyncio}.isfuture(task) and not task.done()]
+    if not pending:
+        return
+    for task in pending:
+        task.cancel()
+    cancelled = None
+    while True:
+        try:
+            await {asyncio}.wait(pending)
+            break
+        except {asyncio}.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
+''',
+)
+
+WAIT_CANCEL_PENDING = HelperTemplate(
+    kind="wait_cancel_pending",
+    names=("_wait_cancel_pending",),
+    requires=("cancel_pending",),
+    source='''\
+# tether helper wait_cancel_pending: asyncio.wait that cancels and awaits the tasks still pending when it returns.
+async def {_wait_cancel_pending}(aws, **kwargs):
+    import sys
+
+    tasks = set(aws)
+    if sys.version_info < (3, 11):  # before 3.11 asyncio.wait wrapped coroutines in tasks itself
+        tasks = {{{asyncio}.ensure_future(aw) for aw in tasks}}
+    try:
+        return await {asyncio}.wait(tasks, **kwargs)
+    finally:
+        await {_cancel_pending}(tasks)
+''',
+)
+
+TEMPLATES = {
+    t.kind: t for t in (KEEP_TASK, GATHER_CANCEL_ON_ERROR, CANCEL_AND_WAIT, CANCEL_PENDING, WAIT_CANCEL_PENDING)
+}
 
 _MARKER = re.compile(r"^# tether helper (\w+):", re.MULTILINE)
 _DEF = re.compile(r"^(?:async\s+)?def\s+(\w+)|^(\w+)\s*=", re.MULTILINE)
@@ -118,13 +164,19 @@ def unique_name(base: str, taken: set[str] | frozenset[str]) -> str:
     return f"{base}_{index}"
 
 
-def render_helper(template: HelperTemplate, taken: set[str], asyncio_name: str) -> tuple[str, str]:
-    """(source, call name) for ``template`` with every name made unique against ``taken``."""
+def render_helper(
+    template: HelperTemplate, taken: set[str], asyncio_name: str, required: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """(source, call name) for ``template`` with every name made unique against ``taken``.
+
+    ``required`` maps each required helper's template name (e.g. "_cancel_pending") to the
+    name it got in this module.
+    """
     names = {}
     for name in template.names:
         names[name] = unique_name(name, taken)
         taken.add(names[name])
-    return template.source.format(asyncio=asyncio_name, **names), names[template.names[0]]
+    return template.source.format(asyncio=asyncio_name, **names, **(required or {})), names[template.names[0]]
 
 
 def insertion_line(tree: ast.Module) -> int:

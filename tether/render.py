@@ -72,6 +72,7 @@ class RenderContext:
     taken_names: set[str] = field(default_factory=set)
     needs_asyncio_import: bool = False
     helper_sources: dict[str, str] = field(default_factory=dict)
+    local_names: dict[int, set[str]] = field(default_factory=dict)  # id(function) -> names
 
     def __post_init__(self) -> None:
         self.taken_names |= set(self.module.all_names)
@@ -97,14 +98,31 @@ class RenderContext:
             return self._existing[kind]
         if kind not in self.needed_helpers:
             template = helpers.TEMPLATES[kind]
+            required = {helpers.TEMPLATES[r].names[0]: self.helper(r) for r in template.requires}
             asyncio_name = self.asyncio if "{asyncio}" in template.source else "asyncio"
-            source, name = helpers.render_helper(template, self.taken_names, asyncio_name)
+            source, name = helpers.render_helper(template, self.taken_names, asyncio_name, required)
             self.needed_helpers[kind] = name
             self.helper_sources[kind] = source
         return self.needed_helpers[kind]
 
     def fresh_name(self, base: str) -> str:
         name = helpers.unique_name(base, self.taken_names)
+        self.taken_names.add(name)
+        return name
+
+    def fresh_local_name(self, base: str, function: ast.AST) -> str:
+        """A name for a new local variable of ``function`` (an ast node of ``module``).
+
+        It only has to avoid the names the function itself uses (a global it reads would
+        become an unbound local), the helpers and the asyncio alias, so every function can
+        have its own ``tasks`` instead of ``tasks_1``, ``tasks_2``... across the module.
+        """
+        used = self.local_names.get(id(function))
+        if used is None:
+            used = self.local_names[id(function)] = _names_used_in(function)
+        generated = set(self.needed_helpers.values()) | set(self._existing.values()) | {self._asyncio or "asyncio"}
+        name = helpers.unique_name(base, used | generated)
+        used.add(name)
         self.taken_names.add(name)
         return name
 
@@ -116,6 +134,22 @@ class RenderContext:
 
     def code_of(self, node: cst.CSTNode) -> str:
         return cst.Module(body=[], default_newline=self.newline, default_indent=self.indent).code_for_node(node)
+
+
+def _names_used_in(function: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+    return names
 
 
 @dataclass
