@@ -53,7 +53,8 @@ those of ``gather``; on failure the only change is that the siblings ``gather`` 
 cancelled and awaited before the same exception object propagates; a caller cancelled twice
 no longer cancels the children twice. The TaskGroup fix is *unsafe*: any failure surfaces as
 an ``ExceptionGroup`` (``except ValueError`` around it stops matching), a child cancelled by a
-third party no longer stops the group, and on 3.11/3.12 TaskGroup has known bugs.
+third party no longer stops the others (and, where the results are discarded, its
+``CancelledError`` is not raised at all), and on 3.11/3.12 TaskGroup has known bugs.
 """
 
 from __future__ import annotations
