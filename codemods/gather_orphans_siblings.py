@@ -308,11 +308,10 @@ class GatherOrphansSiblings(Rule):
         if tuple(settings.target_version) < (3, 13):
             title += TASKGROUP_BUGS
         line, col = module.start(statement)
-        call_line, call_col = module.start(call)
         return Fix(
             applicability=UNSAFE,
             title=title,
-            plan=("taskgroup", line, col, call_line, call_col, shape, group, tasks, task_names),
+            plan=("taskgroup", line, col, shape, group, tasks, task_names),
             lines=module.statement_lines(statement),
             style="taskgroup",
         )
@@ -360,8 +359,9 @@ class GatherOrphansSiblings(Rule):
 
         from tether.render import BlockEdit, FixNotApplicable
 
-        _, line, col, call_line, call_col, shape, group, tasks, task_names = fix.plan
+        _, line, col, shape, group, tasks, task_names = fix.plan
         asyncio_name = ctx.asyncio
+        nl, indent = ctx.newline, ctx.indent
 
         def rewrite(statements):
             line_statement = statements[0]
@@ -372,48 +372,81 @@ class GatherOrphansSiblings(Rule):
             if not isinstance(value, cst.Await) or not isinstance(value.expression, cst.Call):
                 raise FixNotApplicable("unexpected statement shape")
             call = value.expression
-            code = ctx.code_of
+            # The new code is written as text with placeholder names, then the user's own nodes
+            # are put in their place: their layout, comments and string contents stay intact.
+            nodes: dict[str, cst.CSTNode] = {}
+
+            def hole(node) -> str:
+                name = f"__tether_hole_{len(nodes)}__"
+                nodes[name] = node
+                return name
+
             body: list[str] = []
             if shape == "positional":
-                children = [code(arg.value) for arg in call.args if arg.keyword is None]
+                children = [arg.value for arg in call.args if arg.keyword is None]
                 for task, child in zip(task_names, children):
-                    body.append(f"{task} = {group}.create_task({child})")
+                    binding = "" if isinstance(small, cst.Expr) else f"{task} = "
+                    body.append(f"{binding}{group}.create_task({hole(child)})")
                 if isinstance(small, cst.Assign) and len(small.targets) == 1 and _plain_tuple(small.targets[0].target, len(children)):
                     results = ", ".join(f"{task}.result()" for task in task_names)
                 else:
                     results = "[" + ", ".join(f"{task}.result()" for task in task_names) + "]"
             else:
                 comprehension = call.args[0].value
-                element = code(comprehension.elt)
-                loops = code(comprehension.for_in)
-                creation = f"{group}.create_task({element}) {loops}"
-                if isinstance(small, cst.Expr):
-                    body.append(f"[{creation}]")
+                element = hole(comprehension.elt)
+                if isinstance(small, cst.Expr):  # results unused: plain loops, no list
+                    level = 0
+                    for_in = comprehension.for_in
+                    while for_in is not None:
+                        body.append(indent * level + f"for {hole(for_in.target)} in {hole(for_in.iter)}:")
+                        level += 1
+                        for condition in for_in.ifs:
+                            body.append(indent * level + f"if {hole(condition.test)}:")
+                            level += 1
+                        for_in = for_in.inner_for_in
+                    body.append(indent * level + f"{group}.create_task({element})")
                 else:
-                    body.append(f"{tasks} = [{creation}]")
+                    nodes[FOR_IN_HOLE] = comprehension.for_in  # `for x in xs if ...` kept whole
+                    body.append(f"{tasks} = [{group}.create_task({element}) for {FOR_IN_HOLE} in ()]")
                 results = f"[task.result() for task in {tasks}]"
-            nl = ctx.newline
-            indent = ctx.indent
             block = f"async with {asyncio_name}.TaskGroup() as {group}:{nl}" + "".join(f"{indent}{b}{nl}" for b in body)
             new: list = [ctx.statement(block)]
             if isinstance(small, cst.Assign):
-                targets = "".join(f"{code(t.target)} = " for t in small.targets)
+                targets = "".join(f"{hole(t.target)} = " for t in small.targets)
                 new.append(ctx.statement(f"{targets}{results}{nl}"))
             elif isinstance(small, cst.AnnAssign):
-                new.append(ctx.statement(f"{code(small.target)}: {code(small.annotation.annotation)} = {results}{nl}"))
+                new.append(ctx.statement(f"{hole(small.target)}: {hole(small.annotation.annotation)} = {results}{nl}"))
             elif isinstance(small, cst.Return):
                 new.append(ctx.statement(f"return {results}{nl}"))
+            new = [statement.visit(_FillHoles(nodes)) for statement in new]
             new[0] = new[0].with_changes(leading_lines=line_statement.leading_lines)
             last = new[-1]
             if isinstance(last, cst.SimpleStatementLine):
                 new[-1] = last.with_changes(trailing_whitespace=line_statement.trailing_whitespace)
-            else:  # keep a trailing comment on the last line of the group body
-                inner = list(last.body.body)
-                inner[-1] = inner[-1].with_changes(trailing_whitespace=line_statement.trailing_whitespace)
-                new[-1] = last.with_changes(body=last.body.with_changes(body=inner))
+            else:  # keep a trailing comment: on the `async with` line
+                new[-1] = last.with_changes(body=last.body.with_changes(header=line_statement.trailing_whitespace))
             return new + list(statements[1:])
 
         return [BlockEdit(line, col, rewrite)]
+
+
+FOR_IN_HOLE = "__tether_for_in__"
+
+
+def _FillHoles(nodes):
+    """A transformer putting the user's nodes where the placeholder names are."""
+    import libcst as cst
+
+    class FillHoles(cst.CSTTransformer):
+        def leave_Name(self, original_node, updated_node):
+            return nodes.get(updated_node.value, updated_node)
+
+        def leave_CompFor(self, original_node, updated_node):
+            if isinstance(original_node.target, cst.Name) and original_node.target.value == FOR_IN_HOLE:
+                return nodes[FOR_IN_HOLE].with_changes(whitespace_before=cst.SimpleWhitespace(" "))
+            return updated_node
+
+    return FillHoles()
 
 
 def _plain_tuple(target, count: int) -> bool:
