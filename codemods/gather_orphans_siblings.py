@@ -150,9 +150,18 @@ class GatherOrphansSiblings(Rule):
         taskgroup = self.taskgroup_fix(module, awaited, call, function, settings)
         if taskgroup is not None:
             fixes.insert(0, taskgroup)
-        message = (
-            f"{orphan}; fix: `_gather_cancel_on_error(...)` cancels and awaits them, then re-raises the same exception"
-        )
+        chosen = Finding("", "", 0, 0, 0, 0, tuple(fixes)).choose_fix(settings.unsafe_fixes, settings.style)
+        if chosen is taskgroup and taskgroup is not None:
+            message = (
+                f"{orphan}; fix (unsafe): `async with asyncio.TaskGroup()` cancels and awaits them, "
+                "but any failure then surfaces as an ExceptionGroup"
+            )
+            if tuple(settings.target_version) < (3, 13):
+                message += " (and TaskGroup on 3.11/3.12 has known bugs)"
+        else:
+            message = (
+                f"{orphan}; fix: `_gather_cancel_on_error(...)` cancels and awaits them, then re-raises the same exception"
+            )
         return self.finding(module, call, message, fixes)
 
     # -- which children the fix may cancel -----------------------------------------------
@@ -241,6 +250,8 @@ class GatherOrphansSiblings(Rule):
                 if iterable and not self._starred_read(module, gather, read):
                     return False
                 continue
+            if iterable and self._chunk_of_other_gather(module, read):
+                continue  # *coros[:10] here, *coros[10:] in another gather: separate children
             if not iterable or not self._list_building_read(module, function, gather, read, depth):
                 return False
         return True
@@ -250,6 +261,19 @@ class GatherOrphansSiblings(Rule):
         if isinstance(parent, ast.Subscript) and parent.value is read and isinstance(parent.slice, ast.Slice):
             parent = module.parent(parent)
         return isinstance(parent, ast.Starred) and parent in gather.args
+
+    def _chunk_of_other_gather(self, module: ModuleInfo, read: ast.Name) -> bool:
+        parent = module.parent(read)
+        if not (isinstance(parent, ast.Subscript) and parent.value is read and isinstance(parent.slice, ast.Slice)):
+            return False
+        starred = module.parent(parent)
+        call = module.parent(starred)
+        return (
+            isinstance(starred, ast.Starred)
+            and isinstance(call, ast.Call)
+            and module.qualname(call.func) in GATHER_NAMES
+            and isinstance(module.parent(call), ast.Await)
+        )
 
     def _list_building_read(self, module: ModuleInfo, function, gather: ast.Call, read: ast.Name, depth: int) -> bool:
         parent = module.parent(read)
