@@ -32,25 +32,41 @@ class Children:
         self.tasks = {}
         self.open = set()
         self.finished = []
+        self.events = {}
 
-    async def child(self, name, delay=10.0, value=None, error=None, cleanup=0.05, cleanup_error=None):
+    def done(self, name):
+        """An event set when child ``name`` returns: orders children without timing."""
+        if name not in self.events:
+            self.events[name] = asyncio.Event()
+        return self.events[name]
+
+    async def child(self, name, delay=10.0, value=None, error=None, cleanup=0.05, cleanup_error=None, after=None, release=None, cleanup_release=None):
         self.state[name] = "running"
         self.cancels[name] = 0
         self.tasks[name] = asyncio.current_task()
         self.open.add(name)
         try:
-            await asyncio.sleep(delay)
+            if after is not None:
+                await self.done(after).wait()
+            elif release is not None:
+                await release.wait()
+            else:
+                await asyncio.sleep(delay)
             if error is not None:
                 self.state[name] = "failed"
                 raise error
             self.state[name] = "done"
             self.finished.append(name)
+            self.done(name).set()
             return value
         except asyncio.CancelledError:
             self.cancels[name] += 1
             self.state[name] = "cleaning"
             try:
-                await asyncio.sleep(cleanup)
+                if cleanup_release is not None:
+                    await cleanup_release.wait()
+                else:
+                    await asyncio.sleep(cleanup)
             except asyncio.CancelledError:
                 self.cancels[name] += 1
                 self.state[name] = "cleanup interrupted"
@@ -62,6 +78,10 @@ class Children:
             raise
         finally:
             self.open.discard(name)
+
+    async def until(self, *names, state):
+        while any(self.state.get(name) != state for name in names):
+            await asyncio.sleep(0.001)
 
     def running(self):
         return sorted(n for n, s in self.state.items() if s in ("running", "cleaning"))
@@ -86,18 +106,18 @@ async def square(i):
 
 
 async def returned(c):
-    return await asyncio.gather(*(c.child(name, 0.01, name.lower()) for name in "HI"))
+    return await asyncio.gather(*(c.child(name, after=previous, value=name.lower()) for name, previous in [("H", "G"), ("I", "H")]))
 
 
 async def success():
     c = Children()
-    values = await asyncio.gather(c.child("A", 0.03, 1), c.child("B", 0.01, 2), c.child("C", 0.02, 3))
+    values = await asyncio.gather(c.child("A", after="C", value=1), c.child("B", 0, 2), c.child("C", after="B", value=3))
     print("values", values, type(values).__name__)
-    first, second = await asyncio.gather(c.child("D", 0.02, "d"), c.child("E", 0.01, "e"))
+    first, second = await asyncio.gather(c.child("D", after="E", value="d"), c.child("E", 0, "e"))
     print("unpacked", first, second)
     squares = await asyncio.gather(*[square(i) for i in range(5)])
     print("squares", squares)
-    await asyncio.gather(c.child("F", 0.02), c.child("G", 0.01))
+    await asyncio.gather(c.child("F", after="G"), c.child("G", 0))
     print("returned", await returned(c))
     print("finishing order", c.finished)
 
@@ -113,16 +133,19 @@ async def one_fails():
 
 async def cancelled_caller(times):
     c = Children()
+    cleanup_release = asyncio.Event()
 
     async def caller():
-        await asyncio.gather(c.child("A"), c.child("B"))
+        await asyncio.gather(c.child("A", cleanup_release=cleanup_release), c.child("B", cleanup_release=cleanup_release))
 
     task = asyncio.ensure_future(caller())
-    await asyncio.sleep(0.01)
-    for index in range(times):
-        if index:
-            await asyncio.sleep(0.01)
-        task.cancel()
+    await c.until("A", "B", state="running")
+    task.cancel()
+    await c.until("A", "B", state="cleaning")
+    if times == 2:
+        task.cancel()  # while the children clean up
+        await asyncio.sleep(0.01)
+    cleanup_release.set()
     try:
         await task
         print("caller returned")
@@ -133,17 +156,26 @@ async def cancelled_caller(times):
 
 async def third_party():
     c = Children()
+    release = asyncio.Event()
+    reported = asyncio.Event()
 
     async def caller():
         try:
-            await asyncio.gather(c.child("A", 0.1, "a"), c.child("B"), c.child("C", 0.1, "c"))
+            await asyncio.gather(c.child("A", release=release, value="a"), c.child("B"), c.child("C", release=release, value="c"))
         except BaseException as exc:
             print("caught", describe(exc))
         c.report()
+        reported.set()
 
     task = asyncio.ensure_future(caller())
-    await asyncio.sleep(0.01)
+    await c.until("A", "B", "C", state="running")
     c.tasks["B"].cancel()
+    # A and C run until the caller has seen the outcome (a TaskGroup waits for them: 1 s)
+    try:
+        await asyncio.wait_for(reported.wait(), 1)
+    except asyncio.TimeoutError:
+        pass
+    release.set()
     await task
 
 

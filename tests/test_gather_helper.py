@@ -48,7 +48,7 @@ class Children:
         self.tasks: dict[str, asyncio.Task] = {}
         self.open: set[str] = set()
 
-    async def child(self, name, delay=10.0, value=None, error=None, cleanup=0.05, cleanup_error=None):
+    async def child(self, name, delay=10.0, value=None, error=None, cleanup=0.05, cleanup_error=None, cleanup_release=None):
         self.state[name] = "running"
         self.cancels[name] = 0
         self.tasks[name] = asyncio.current_task()
@@ -63,8 +63,11 @@ class Children:
         except asyncio.CancelledError:
             self.cancels[name] += 1
             self.state[name] = "cleaning"
-            try:
-                await asyncio.sleep(cleanup)  # cleanup that takes time, e.g. closing a connection
+            try:  # cleanup that takes time, e.g. closing a connection
+                if cleanup_release is not None:
+                    await cleanup_release.wait()
+                else:
+                    await asyncio.sleep(cleanup)
             except asyncio.CancelledError:
                 self.cancels[name] += 1
                 self.state[name] = "cleanup interrupted"
@@ -77,6 +80,10 @@ class Children:
         finally:
             self.open.discard(name)
 
+    async def until(self, *names, state):
+        while any(self.state.get(name) != state for name in names):
+            await asyncio.sleep(0.001)
+
     def running(self) -> list[str]:
         return sorted(n for n, s in self.state.items() if s in ("running", "cleaning"))
 
@@ -88,7 +95,7 @@ def run(coro):
 def test_success_path_matches_gather():
     async def main(impl):
         c = Children()
-        values = await impl(c.child("A", 0.03, 1), c.child("B", 0.01, 2), c.child("C", 0.02, 3))
+        values = await impl(c.child("A", 0.03, 1), c.child("B", 0, 2), c.child("C", 0.01, 3))
         return values, c.state
 
     assert run(main(asyncio.gather)) == run(main(gather_cancel_on_error)) == (
@@ -128,16 +135,19 @@ def test_plain_gather_orphans_the_siblings():
 
 
 def _cancel_caller(impl, times: int):
-    """Cancel the task awaiting ``impl(...)`` ``times`` times, 10 ms apart (children clean up for 50 ms)."""
+    """Cancel the task awaiting ``impl(...)`` once, or a second time while the children clean up."""
 
     async def main():
         c = Children()
-        caller = asyncio.ensure_future(impl(c.child("A"), c.child("B")))
-        await asyncio.sleep(0.01)
-        for index in range(times):
-            if index:
-                await asyncio.sleep(0.01)
+        release = asyncio.Event()
+        caller = asyncio.ensure_future(impl(c.child("A", cleanup_release=release), c.child("B", cleanup_release=release)))
+        await c.until("A", "B", state="running")
+        caller.cancel()
+        await c.until("A", "B", state="cleaning")
+        if times == 2:
             caller.cancel()
+            await asyncio.sleep(0.01)
+        release.set()
         try:
             await caller
             outcome = "returned"
@@ -178,7 +188,7 @@ def test_child_cancelled_by_third_party():
     async def main():
         c = Children()
         caller = asyncio.ensure_future(gather_cancel_on_error(c.child("A"), c.child("B"), c.child("C")))
-        await asyncio.sleep(0.01)
+        await c.until("A", "B", "C", state="running")
         c.tasks["B"].cancel()
         with pytest.raises(asyncio.CancelledError):
             await caller
