@@ -67,6 +67,7 @@ from tether.model import SAFE, UNSAFE, Finding, Fix
 from tether.rule import Rule
 
 GATHER_NAMES = {"asyncio.gather", "asyncio.tasks.gather"}
+TRY_NODES = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
 # asyncio functions that return a future (not a coroutine): TaskGroup.create_task rejects them.
 FUTURE_FUNCTIONS = {
     "asyncio.shield", "asyncio.wrap_future", "asyncio.gather", "asyncio.ensure_future",
@@ -122,6 +123,8 @@ class GatherOrphansSiblings(Rule):
                 blocker = f"the `{keyword.arg}=` argument has no equivalent in the fix"
         starred = any(isinstance(arg, ast.Starred) for arg in call.args)
         if not starred and len(call.args) < 2:
+            return None
+        if _already_cancelled_on_error(module, awaited, call):
             return None
         function = module.enclosing_function(awaited)
         shown = module.segment(call.func) or "gather"
@@ -471,6 +474,51 @@ def _FillHoles(nodes):
             return updated_node
 
     return FillHoles()
+
+
+def _already_cancelled_on_error(module: ModuleInfo, awaited: ast.Await, call: ast.Call) -> bool:
+    """The gather sits in a ``try`` whose handler or ``finally`` cancels its children by name
+    (``for t in tasks: t.cancel()`` or ``t1.cancel()``): the author already owns the failure
+    path. Not flagged: a finding there would be noise (precision over recall)."""
+    names = set()
+    for arg in call.args:
+        value = arg.value if isinstance(arg, ast.Starred) else arg
+        if isinstance(value, ast.Name):
+            names.add(value.id)
+    if not names:
+        return False
+    for ancestor in module.ancestors(awaited):
+        if isinstance(ancestor, FunctionNode):
+            return False
+        if not isinstance(ancestor, TRY_NODES) or not any(_contains(stmt, awaited) for stmt in ancestor.body):
+            continue
+        cleanup = [s for handler in ancestor.handlers for s in handler.body] + list(ancestor.finalbody)
+        for statement in cleanup:
+            for node in ast.walk(statement):
+                if isinstance(node, ast.For) and isinstance(node.iter, ast.Name) and node.iter.id in names:
+                    if isinstance(node.target, ast.Name) and _cancels(node.body, {node.target.id}):
+                        return True
+            if _cancels([statement], names):
+                return True
+    return False
+
+
+def _cancels(statements, names: set[str]) -> bool:
+    for statement in statements:
+        for node in ast.walk(statement):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "cancel"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in names
+            ):
+                return True
+    return False
+
+
+def _contains(tree: ast.AST, node: ast.AST) -> bool:
+    return any(candidate is node for candidate in ast.walk(tree))
 
 
 def _plain_tuple(target, count: int) -> bool:

@@ -332,6 +332,8 @@ def _insert_header(text: str, module: ModuleInfo, ctx: RenderContext, first_regi
             block.append(nl)
     elif after < len(lines) and lines[after].strip() and after == 0:
         block.append(nl)
+    elif after < len(lines) and lines[after].lstrip().startswith(("def ", "async def ", "class ", "@")):
+        block.append(nl * 2)  # only imports were added, right above a definition: PEP 8 spacing
     lines[after:after] = block
     return "".join(lines)
 
