@@ -75,8 +75,10 @@ FUTURE_FUNCTIONS = {
     "asyncio.tasks.shield", "asyncio.tasks.gather", "asyncio.tasks.ensure_future",
 }
 FUTURE_METHODS = {"create_task", "run_in_executor", "create_future", "submit"}
-# methods that hand out an object someone else already holds
-LOOKUP_METHODS = {"get", "pop", "setdefault", "values", "copy", "popleft", "result"}
+# methods that hand out an object someone else already holds, when called on a container of
+# futures (`self._futures.get(key)`, `pending.pop()`); `client.get(url)` makes a fresh request
+LOOKUP_METHODS = {"get", "pop", "setdefault", "popleft"}
+STORE_WORDS = ("fut", "task", "pending", "waiter", "promise", "job", "running", "inflight", "in_flight")
 SHARE_WRAPPERS = {"asyncio.ensure_future", "asyncio.tasks.ensure_future", "asyncio.wrap_future"}
 
 HELPER_TITLE = "Use `_gather_cancel_on_error(...)`: on failure, cancel and await the other children, re-raise the same exception"
@@ -179,8 +181,9 @@ class GatherOrphansSiblings(Rule):
                 if len(expr.args) != 1:
                     raise Shared(module.segment(expr))
                 return self.fresh_child(module, function, gather, expr.args[0], depth + 1)
-            if isinstance(expr.func, ast.Attribute) and expr.func.attr in LOOKUP_METHODS:
-                raise Shared(module.segment(expr))
+            if isinstance(expr.func, ast.Attribute):
+                if expr.func.attr == "result" or (expr.func.attr in LOOKUP_METHODS and _holds_futures(expr.func.value)):
+                    raise Shared(module.segment(expr))
             return
         if isinstance(expr, ast.Name):
             if function is not None and self.owned_local(module, function, gather, expr.id, depth):
@@ -349,7 +352,7 @@ class GatherOrphansSiblings(Rule):
             return False
         if module.qualname(expr.func) in FUTURE_FUNCTIONS:
             return False
-        if isinstance(expr.func, ast.Attribute) and expr.func.attr in FUTURE_METHODS | LOOKUP_METHODS:
+        if isinstance(expr.func, ast.Attribute) and expr.func.attr in FUTURE_METHODS:
             return False
         return not _has_suspension(expr)
 
@@ -501,6 +504,12 @@ def _already_cancelled_on_error(module: ModuleInfo, awaited: ast.Await, call: as
             if _cancels([statement], names):
                 return True
     return False
+
+
+def _holds_futures(receiver: ast.AST) -> bool:
+    """Whether a container's name says it holds futures or tasks (``self._pending``, ``tasks``)."""
+    name = receiver.attr if isinstance(receiver, ast.Attribute) else getattr(receiver, "id", "")
+    return any(word in name.lower() for word in STORE_WORDS)
 
 
 def _cancels(statements, names: set[str]) -> bool:

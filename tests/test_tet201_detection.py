@@ -27,7 +27,9 @@ def findings(body: str, settings: Settings = Settings()):
         ("async def run(task):\n    await asyncio.gather(task, f())\n", "task"),
         ("async def run(tasks):\n    await asyncio.gather(*tasks)\n", "tasks"),
         ("async def run(futures):\n    await asyncio.gather(futures[0], f())\n", "futures[0]"),
-        ("async def run(d):\n    await asyncio.gather(d.get('a'), f())\n", "d.get('a')"),
+        ("async def run(futures):\n    await asyncio.gather(futures.get('a'), f())\n", "futures.get('a')"),
+        ("class C:\n    async def run(self):\n        await asyncio.gather(self._pending.pop(), f())\n", "self._pending.pop()"),
+        ("async def run(fut):\n    await asyncio.gather(fut.result(), f())\n", "fut.result()"),
         ("async def run(d):\n    await asyncio.gather(*d.values())\n", "d.values()"),
         ("async def run(fut):\n    await asyncio.gather(asyncio.ensure_future(fut), f())\n", "fut"),
         ("async def run(pending):\n    await asyncio.gather(*[t for t in pending])\n", "t"),
@@ -75,13 +77,15 @@ def test_an_unknown_keyword_is_reported_without_a_fix():
         "async def run(xs):\n    coros = [f() for x in xs]\n    await asyncio.gather(*coros[:10])\n    await asyncio.gather(*coros[10:])\n",
         "async def run(xs):\n    await asyncio.gather(*[asyncio.ensure_future(f()) for x in xs])\n",
         "async def run(xs):\n    await asyncio.gather(*[f(), f()])\n",
+        "async def run(client, urls):\n    await asyncio.gather(*[client.get(url) for url in urls])\n",
     ],
 )
 def test_fresh_children_get_the_safe_helper_fix(body):
     found = findings(body)
     assert found
     for finding in found:
-        assert [fix.is_safe for fix in finding.fixes] == [True]
+        chosen = finding.choose_fix(False, "guard")
+        assert chosen is not None and chosen.is_safe and chosen.plan[0] == "helper"
         assert "_gather_cancel_on_error" in finding.message
 
 
