@@ -292,8 +292,8 @@ class GatherOrphansSiblings(Rule):
             if not isinstance(module.parent(call), ast.Expr):
                 return False
             try:
-                if parent.attr == "append":
-                    self.fresh_child(module, function, gather, call.args[0], depth + 1)
+                if parent.attr == "append":  # `tasks.append(task)`: a `task` local is read there only
+                    self.fresh_child(module, function, call, call.args[0], depth + 1)
                 else:
                     self.fresh_iterable(module, function, gather, call.args[0], depth + 1)
             except Shared:

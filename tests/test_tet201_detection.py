@@ -110,3 +110,14 @@ def test_taskgroup_on_313_has_no_bug_warning_and_is_not_offered_before_311():
 def test_guard_style_message_names_the_helper_even_when_taskgroup_is_possible():
     (finding,) = findings("async def run():\n    x = await asyncio.gather(f(), f())\n")
     assert "_gather_cancel_on_error" in finding.message and "TaskGroup" not in finding.message
+
+
+def test_a_task_bound_to_a_name_and_appended_is_fresh():
+    body = (
+        "async def run(loop):\n    tasks = []\n    for i in range(3):\n        task = loop.create_task(f())\n"
+        "        tasks.append(task)\n    await asyncio.gather(*tasks)\n"
+    )
+    (finding,) = findings(body)
+    assert finding.choose_fix(False, "guard").is_safe
+    (finding,) = findings(body.replace("    await asyncio.gather", "    task.cancel()\n    await asyncio.gather"))
+    assert finding.fixes == ()  # the last task is also used on its own
