@@ -171,8 +171,9 @@ class GatherOrphansSiblings(Rule):
 
     # -- which children the fix may cancel -----------------------------------------------
 
-    def fresh_child(self, module: ModuleInfo, function, gather: ast.Call, expr: ast.AST, depth: int = 0) -> None:
-        """Return if ``expr`` makes a new awaitable that only this gather owns; else raise Shared."""
+    def fresh_child(self, module: ModuleInfo, function, owner: ast.Call, expr: ast.AST, depth: int = 0) -> None:
+        """Return if ``expr`` makes a new awaitable that only ``owner`` (the gather, or the
+        ``append`` call that puts it in the gathered list) reads; else raise Shared."""
         if depth > 4:
             raise Shared(module.segment(expr))
         if isinstance(expr, ast.Call):
@@ -180,25 +181,25 @@ class GatherOrphansSiblings(Rule):
             if qualified in SHARE_WRAPPERS:  # ensure_future(fut) returns fut itself
                 if len(expr.args) != 1:
                     raise Shared(module.segment(expr))
-                return self.fresh_child(module, function, gather, expr.args[0], depth + 1)
+                return self.fresh_child(module, function, owner, expr.args[0], depth + 1)
             if isinstance(expr.func, ast.Attribute):
                 if expr.func.attr == "result" or (expr.func.attr in LOOKUP_METHODS and _holds_futures(expr.func.value)):
                     raise Shared(module.segment(expr))
             return
         if isinstance(expr, ast.Name):
-            if function is not None and self.owned_local(module, function, gather, expr.id, depth):
+            if function is not None and self.owned_local(module, function, owner, expr.id, depth):
                 return
         raise Shared(module.segment(expr))
 
-    def fresh_iterable(self, module: ModuleInfo, function, gather: ast.Call, expr: ast.AST, depth: int = 0) -> None:
+    def fresh_iterable(self, module: ModuleInfo, function, owner: ast.Call, expr: ast.AST, depth: int = 0) -> None:
         """Return if every element of the starred ``expr`` is a fresh awaitable; else raise Shared."""
         if isinstance(expr, (ast.ListComp, ast.GeneratorExp)):
-            return self.fresh_child(module, function, gather, expr.elt, depth + 1)
+            return self.fresh_child(module, function, owner, expr.elt, depth + 1)
         if isinstance(expr, (ast.List, ast.Tuple)):
             for element in expr.elts:
                 if isinstance(element, ast.Starred):
                     raise Shared(module.segment(element))
-                self.fresh_child(module, function, gather, element, depth + 1)
+                self.fresh_child(module, function, owner, element, depth + 1)
             return
         if (
             isinstance(expr, ast.Call)
@@ -210,7 +211,7 @@ class GatherOrphansSiblings(Rule):
         ):
             mapped = expr.args[0]
             if isinstance(mapped, ast.Lambda):
-                return self.fresh_child(module, function, gather, mapped.body, depth + 1)
+                return self.fresh_child(module, function, owner, mapped.body, depth + 1)
             qualified = module.qualname(mapped)
             if qualified in SHARE_WRAPPERS:
                 raise Shared(module.segment(expr))
@@ -220,13 +221,13 @@ class GatherOrphansSiblings(Rule):
         if isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Slice) and isinstance(expr.value, ast.Name):
             expr = expr.value  # a chunk of a local list: *coros[i:i + 10]
         if isinstance(expr, ast.Name) and function is not None:
-            if self.owned_local(module, function, gather, expr.id, depth, iterable=True):
+            if self.owned_local(module, function, owner, expr.id, depth, iterable=True):
                 return
         raise Shared(module.segment(expr))
 
-    def owned_local(self, module: ModuleInfo, function, gather: ast.Call, name: str, depth: int, iterable: bool = False) -> bool:
+    def owned_local(self, module: ModuleInfo, function, owner: ast.Call, name: str, depth: int, iterable: bool = False) -> bool:
         """``name`` is a local of ``function`` bound only to fresh awaitables (or lists of them)
-        and read only by this gather (and, for lists, by ``append``/``extend``/``len``)."""
+        and read only inside ``owner`` (and, for lists, by ``append``/``extend``/``len``)."""
         if module.declared_nonlocal(function, name) or name in _parameters(function):
             return False
         bindings = [
@@ -246,27 +247,27 @@ class GatherOrphansSiblings(Rule):
                 return False
             try:
                 if not iterable:
-                    self.fresh_child(module, function, gather, value, depth + 1)
+                    self.fresh_child(module, function, owner, value, depth + 1)
                 elif not _empty_list(value):
-                    self.fresh_iterable(module, function, gather, value, depth + 1)
+                    self.fresh_iterable(module, function, owner, value, depth + 1)
             except Shared:
                 return False
         for read in module.name_reads(function, name):
-            if any(ancestor is gather for ancestor in module.ancestors(read)):
-                if iterable and not self._starred_read(module, gather, read):
+            if any(ancestor is owner for ancestor in module.ancestors(read)):
+                if iterable and not self._starred_read(module, owner, read):
                     return False
                 continue
             if iterable and self._chunk_of_other_gather(module, read):
                 continue  # *coros[:10] here, *coros[10:] in another gather: separate children
-            if not iterable or not self._list_building_read(module, function, gather, read, depth):
+            if not iterable or not self._list_building_read(module, function, owner, read, depth):
                 return False
         return True
 
-    def _starred_read(self, module: ModuleInfo, gather: ast.Call, read: ast.Name) -> bool:
+    def _starred_read(self, module: ModuleInfo, owner: ast.Call, read: ast.Name) -> bool:
         parent = module.parent(read)
         if isinstance(parent, ast.Subscript) and parent.value is read and isinstance(parent.slice, ast.Slice):
             parent = module.parent(parent)
-        return isinstance(parent, ast.Starred) and parent in gather.args
+        return isinstance(parent, ast.Starred) and parent in owner.args
 
     def _chunk_of_other_gather(self, module: ModuleInfo, read: ast.Name) -> bool:
         parent = module.parent(read)
@@ -281,7 +282,7 @@ class GatherOrphansSiblings(Rule):
             and isinstance(module.parent(call), ast.Await)
         )
 
-    def _list_building_read(self, module: ModuleInfo, function, gather: ast.Call, read: ast.Name, depth: int) -> bool:
+    def _list_building_read(self, module: ModuleInfo, function, owner: ast.Call, read: ast.Name, depth: int) -> bool:
         parent = module.parent(read)
         if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id == "len":
             return parent.args == [read]
@@ -295,7 +296,7 @@ class GatherOrphansSiblings(Rule):
                 if parent.attr == "append":  # `tasks.append(task)`: a `task` local is read there only
                     self.fresh_child(module, function, call, call.args[0], depth + 1)
                 else:
-                    self.fresh_iterable(module, function, gather, call.args[0], depth + 1)
+                    self.fresh_iterable(module, function, owner, call.args[0], depth + 1)
             except Shared:
                 return False
             return True
