@@ -162,10 +162,31 @@ def fix(paths, select, ignore, target_version, config_file, unsafe_fixes, style,
     else:
         results = _run_paths(run, "fix", write=True)
     had_error = _print_errors(results)
+    had_error = not _provide_helpers_module(run.settings, results) or had_error
     output.emit_fix_summary(results, run.settings, dry_run=False)
     if had_error:
         sys.exit(2)
     sys.exit(1 if any(r.remaining or (r.findings and r.new_text is None) for r in results) else 0)
+
+
+def _provide_helpers_module(settings: Settings, results: Sequence[FileResult]) -> bool:
+    """With ``helpers-module`` set, make sure the module the fixed files import from exists."""
+    kinds = {kind for r in results if r.new_text is not None for kind in r.helper_imports}
+    if not kinds or not settings.helpers_module:
+        return True
+    import os
+
+    from tether.helpers import provide_helpers_module
+
+    root = settings.project_root or os.getcwd()
+    try:
+        written = provide_helpers_module(root, settings.helpers_module, kinds)
+    except OSError as exc:
+        click.echo(f"error: cannot write helpers module {settings.helpers_module}: {exc.strerror or exc}", err=True)
+        return False
+    if written:
+        click.echo(f"Wrote helpers module {settings.helpers_module} ({os.path.relpath(written)}).", err=True)
+    return True
 
 
 @main.command()

@@ -109,6 +109,7 @@ def fix_text(text: str, path: str, settings: Settings) -> FileResult:
     original_findings = tuple(findings)
     current = text
     applied: list[Finding] = []
+    helper_imports: list[str] = []
     for _ in range(MAX_PASSES):
         planned = []
         for finding in findings:
@@ -130,6 +131,7 @@ def fix_text(text: str, path: str, settings: Settings) -> FileResult:
                 f"(line {exc.lineno}: {exc.msg}); file left untouched, please report it",
             )
         applied.extend(result.applied)
+        helper_imports.extend(k for k in result.imported_kinds if k not in helper_imports)
         current = result.text
         module, findings = analyse(current, path, settings, rules)
     else:
@@ -148,6 +150,7 @@ def fix_text(text: str, path: str, settings: Settings) -> FileResult:
         new_text=current,
         applied=tuple(applied),
         remaining=tuple(findings),
+        helper_imports=tuple(helper_imports),
     )
 
 

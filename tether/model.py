@@ -74,3 +74,5 @@ class FileResult:
     encoding: str | None = None
     applied: tuple[Finding, ...] = ()
     remaining: tuple[Finding, ...] = ()
+    # helper kinds the new text imports from ``helpers-module`` (``tether fix`` provides them)
+    helper_imports: tuple[str, ...] = ()

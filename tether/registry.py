@@ -14,6 +14,7 @@ from tether.rule import Rule
 RULE_MODULES = (
     "codemods.dangling_task",
     "codemods.unguarded_task_await",
+    "codemods.gather_orphans_siblings",
     "codemods.wait_leaves_pending",
     "codemods.as_completed_leaves_pending",
 )

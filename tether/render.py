@@ -73,10 +73,15 @@ class RenderContext:
     needs_asyncio_import: bool = False
     helper_sources: dict[str, str] = field(default_factory=dict)
     local_names: dict[int, set[str]] = field(default_factory=dict)  # id(function) -> names
+    # kind -> local name, for helpers imported from the configured ``helpers-module``
+    imported_helpers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.taken_names |= set(self.module.all_names)
+        self.helpers_module: str | None = getattr(self.settings, "helpers_module", None)
         self._existing = helpers.existing_helpers(self.module.text)
+        if self.helpers_module:
+            self._existing = {**helpers.imported_helpers(self.module.tree, self.helpers_module), **self._existing}
         self._asyncio: str | None = self.module.asyncio_alias
 
     @property
@@ -96,6 +101,10 @@ class RenderContext:
         """The name to call for helper ``kind``, emitting it once per module if missing."""
         if kind in self._existing:
             return self._existing[kind]
+        if self.helpers_module:
+            if kind not in self.imported_helpers:
+                self.imported_helpers[kind] = self.fresh_name(helpers.TEMPLATES[kind].names[0])
+            return self.imported_helpers[kind]
         if kind not in self.needed_helpers:
             template = helpers.TEMPLATES[kind]
             required = {helpers.TEMPLATES[r].names[0]: self.helper(r) for r in template.requires}
@@ -120,7 +129,12 @@ class RenderContext:
         used = self.local_names.get(id(function))
         if used is None:
             used = self.local_names[id(function)] = _names_used_in(function)
-        generated = set(self.needed_helpers.values()) | set(self._existing.values()) | {self._asyncio or "asyncio"}
+        generated = (
+            set(self.needed_helpers.values())
+            | set(self.imported_helpers.values())
+            | set(self._existing.values())
+            | {self._asyncio or "asyncio"}
+        )
         name = helpers.unique_name(base, used | generated)
         used.add(name)
         self.taken_names.add(name)
@@ -164,6 +178,7 @@ class RenderResult:
     text: str
     applied: list[Finding]
     failed: list[tuple[Finding, str]]
+    imported_kinds: tuple[str, ...] = ()  # helpers the text now imports from ``helpers-module``
 
 
 def _top_level_ranges(module: ModuleInfo) -> list[tuple[int, int]]:
@@ -279,7 +294,7 @@ def render_fixes(module: ModuleInfo, planned: Sequence[Planned], settings) -> Re
         lines[first - 1 : last] = [new_snippet]
     new_text = "".join(lines)
     new_text = _insert_header(new_text, module, ctx, min(r[0] for r in replacements))
-    return RenderResult(new_text, applied, failed)
+    return RenderResult(new_text, applied, failed, tuple(ctx.imported_helpers))
 
 
 def _render_region(snippet: str, first: int, members, ctx: RenderContext):
@@ -325,8 +340,8 @@ def _render_region(snippet: str, first: int, members, ctx: RenderContext):
 
 
 def _insert_header(text: str, module: ModuleInfo, ctx: RenderContext, first_region: int) -> str:
-    """Add ``import asyncio`` and the helpers after the module's leading imports."""
-    if not ctx.needs_asyncio_import and not ctx.helper_sources:
+    """Add ``import asyncio``, the helper imports and the helpers after the leading imports."""
+    if not ctx.needs_asyncio_import and not ctx.helper_sources and not ctx.imported_helpers:
         return text
     nl = ctx.newline
     lines = split_lines(text)
@@ -342,6 +357,8 @@ def _insert_header(text: str, module: ModuleInfo, ctx: RenderContext, first_regi
     if ctx.needs_asyncio_import:
         alias = ctx.asyncio
         block.append(f"import asyncio{'' if alias == 'asyncio' else ' as ' + alias}{nl}")
+    if ctx.imported_helpers:
+        block.append(helpers.import_line(ctx.helpers_module, ctx.imported_helpers) + nl)
     if ctx.helper_sources:
         sources = [ctx.helper_sources[k] for k in helpers.TEMPLATES if k in ctx.helper_sources]
         body = (nl * 3).join(s.rstrip("\n").replace("\n", nl) for s in sources)
@@ -354,6 +371,8 @@ def _insert_header(text: str, module: ModuleInfo, ctx: RenderContext, first_regi
             block.append(nl)
     elif after < len(lines) and lines[after].strip() and after == 0:
         block.append(nl)
+    elif after < len(lines) and lines[after].lstrip().startswith(("def ", "async def ", "class ", "@")):
+        block.append(nl * 2)  # only imports were added, right above a definition: PEP 8 spacing
     lines[after:after] = block
     return "".join(lines)
 
