@@ -85,7 +85,57 @@ async def {_cancel_and_wait}(task):
 ''',
 )
 
-TEMPLATES = {t.kind: t for t in (KEEP_TASK, GATHER_CANCEL_ON_ERROR, CANCEL_AND_WAIT)}
+CANCEL_OWNED = HelperTemplate(
+    kind="cancel_owned",
+    names=("_cancel_owned",),
+    source='''\
+# tether helper cancel_owned: cancels the tasks an object owns (a task, None or a container) and waits for them.
+async def {_cancel_owned}(*owned):
+    current = {asyncio}.current_task()
+    loop = {asyncio}.get_running_loop()
+    tasks = {{}}
+    for item in owned:
+        if item is None:
+            continue
+        if isinstance(item, {asyncio}.Future):
+            item = (item,)
+        elif isinstance(item, dict):
+            item = item.values()
+        for task in list(item):
+            if task is not None and task is not current and not task.done():
+                tasks[task] = None
+    for task in tasks:
+        task.cancel()
+    waiting = [task for task in tasks if task.get_loop() is loop]
+    if waiting:
+        await {asyncio}.wait(waiting)
+''',
+)
+
+CANCEL_OWNED_NOWAIT = HelperTemplate(
+    kind="cancel_owned_nowait",
+    names=("_cancel_owned_nowait",),
+    source='''\
+# tether helper cancel_owned_nowait: cancels the tasks an object owns (a task, None or a container), without waiting.
+def {_cancel_owned_nowait}(*owned):
+    try:
+        current = {asyncio}.current_task()
+    except RuntimeError:  # no running event loop
+        current = None
+    for item in owned:
+        if item is None:
+            continue
+        if isinstance(item, {asyncio}.Future):
+            item = (item,)
+        elif isinstance(item, dict):
+            item = item.values()
+        for task in list(item):
+            if task is not None and task is not current and not task.done() and not task.get_loop().is_closed():
+                task.cancel()
+''',
+)
+
+TEMPLATES = {t.kind: t for t in (KEEP_TASK, GATHER_CANCEL_ON_ERROR, CANCEL_AND_WAIT, CANCEL_OWNED, CANCEL_OWNED_NOWAIT)}
 
 _MARKER = re.compile(r"^# tether helper (\w+):", re.MULTILINE)
 _DEF = re.compile(r"^(?:async\s+)?def\s+(\w+)|^(\w+)\s*=", re.MULTILINE)

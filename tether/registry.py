@@ -13,6 +13,7 @@ from tether.rule import Rule
 
 RULE_MODULES = (
     "codemods.dangling_task",
+    "codemods.owned_task_never_cancelled",
 )
 
 
