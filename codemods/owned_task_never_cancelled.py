@@ -198,13 +198,18 @@ class OwnedTaskNeverCancelled(Rule):
         def insert(function: cst.FunctionDef) -> cst.FunctionDef:
             body = function.body
             if isinstance(body, cst.SimpleStatementSuite):  # `async def close(self): await x.close()`
+                if len(body.body) == 1 and isinstance(body.body[0], cst.Pass) and body.trailing_whitespace.comment is None:
+                    return function.with_changes(body=cst.IndentedBlock(body=[statement]))
                 rest = cst.SimpleStatementLine(body=body.body, trailing_whitespace=body.trailing_whitespace)
                 return function.with_changes(body=cst.IndentedBlock(body=[statement, rest]))
             if not isinstance(body, cst.IndentedBlock):
                 raise FixNotApplicable("unexpected close method body")
             statements = list(body.body)
             at = 1 if statements and _is_docstring(statements[0]) else 0
-            statements.insert(at, statement)
+            if statements[at:] and _is_bare_pass(statements[at]) and len(statements) == at + 1:
+                statements[at] = statement  # `pass` was only there to have a body
+            else:
+                statements.insert(at, statement)
             return function.with_changes(body=body.with_changes(body=statements))
 
         return [NodeEdit("FunctionDef", line, col, insert)]
@@ -510,6 +515,18 @@ def _mangle(attribute: str, class_name: str | None) -> str:
         return attribute
     stripped = class_name.lstrip("_")
     return f"_{stripped}{attribute}" if stripped else attribute
+
+
+def _is_bare_pass(statement) -> bool:
+    import libcst as cst
+
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Pass)
+        and not statement.leading_lines
+        and statement.trailing_whitespace.comment is None
+    )
 
 
 def _is_docstring(statement) -> bool:
