@@ -1,0 +1,191 @@
+"""TET301 details the fixture format cannot express: findings without a fix, what the
+messages promise, and that a fix shared by several findings is applied once for all."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import replace
+
+from tether.config import Settings
+from tether.engine import check_text, fix_text
+
+SETTINGS = replace(Settings(), select=("TET301",))
+UNSAFE = replace(SETTINGS, unsafe_fixes=True)
+
+
+def findings(source: str):
+    result = check_text(textwrap.dedent(source), "case.py", SETTINGS)
+    assert result.error is None
+    return result.findings
+
+
+def test_no_close_method_gives_a_finding_without_fix():
+    (finding,) = findings(
+        """
+        import asyncio
+
+        class Server:
+            def start(self):
+                self._task = asyncio.create_task(asyncio.sleep(1))
+        """
+    )
+    assert finding.fixes == ()
+    assert "no close method" in finding.message and "no fix" in finding.message
+    assert (finding.line, finding.col) == (6, 22)
+
+
+def test_sync_close_message_says_the_task_is_only_cancelled():
+    (finding,) = findings(
+        """
+        import asyncio
+
+        class Server:
+            def start(self):
+                self._task = asyncio.create_task(asyncio.sleep(1))
+
+            def close(self):
+                pass
+        """
+    )
+    assert "synchronous" in finding.message and "cannot wait" in finding.message
+    (fix,) = finding.fixes
+    assert not fix.is_safe and "without waiting" in fix.title
+
+
+def test_async_close_message_names_cancel_and_wait():
+    (finding,) = findings(
+        """
+        import asyncio
+
+        class Server:
+            def start(self):
+                self._task = asyncio.create_task(asyncio.sleep(1))
+
+            def close(self):
+                pass
+
+            async def aclose(self):
+                self.close()
+        """
+    )
+    assert "cancel it and wait for it at the start of `aclose()`" in finding.message
+
+
+def test_default_fix_changes_nothing():
+    source = textwrap.dedent(
+        """
+        import asyncio
+
+        class Server:
+            def start(self):
+                self._task = asyncio.create_task(asyncio.sleep(1))
+
+            async def close(self):
+                pass
+        """
+    )
+    result = fix_text(source, "case.py", SETTINGS)
+    assert result.new_text == source
+    assert len(result.remaining) == 1
+
+
+def test_one_fix_for_many_tasks_counts_for_every_finding_and_converges():
+    """Six tasks in one class share one fix: more than the engine's pass limit if each had
+    its own overlapping rewrite."""
+    spawns = "\n".join(f"        self._t{i} = asyncio.create_task(asyncio.sleep(1))" for i in range(6))
+    source = f"import asyncio\n\n\nclass Server:\n    def start(self):\n{spawns}\n\n    async def close(self):\n        pass\n"
+    result = fix_text(source, "case.py", UNSAFE)
+    assert result.error is None
+    assert len(result.applied) == 6 and result.remaining == ()
+    arguments = ", ".join(f'getattr(self, "_t{i}", None)' for i in range(6))
+    assert f"        await _cancel_owned({arguments})\n" in result.new_text
+    again = fix_text(result.new_text, "case.py", UNSAFE)
+    assert again.new_text == result.new_text and again.findings == ()
+
+
+def test_close_method_of_the_class_wins_over_the_bases():
+    source = textwrap.dedent(
+        """
+        import asyncio
+
+        class Base:
+            async def aclose(self):
+                pass
+
+        class Child(Base):
+            def start(self):
+                self._task = asyncio.create_task(asyncio.sleep(1))
+
+            def close(self):
+                print("own close")
+        """
+    )
+    result = fix_text(source, "case.py", UNSAFE)
+    assert '    def close(self):\n        _cancel_owned_nowait(getattr(self, "_task", None))\n' in result.new_text
+
+
+def test_stub_or_decorated_close_gives_no_fix():
+    (finding,) = findings(
+        """
+        import abc
+        import asyncio
+
+        class Server(abc.ABC):
+            def start(self):
+                self._task = asyncio.create_task(asyncio.sleep(1))
+
+            @abc.abstractmethod
+            async def close(self):
+                ...
+        """
+    )
+    assert finding.fixes == ()
+
+
+def test_other_objects_attribute_counts_but_unrelated_self_does_not():
+    assert not findings(
+        """
+        import asyncio
+
+        class Client:
+            def start(self):
+                self._task = asyncio.create_task(asyncio.sleep(1))
+
+        class Manager:
+            def stop(self, client):
+                client._task.cancel()
+        """
+    )
+    assert len(findings(
+        """
+        import asyncio
+
+        class Client:
+            def start(self):
+                self._task = asyncio.create_task(asyncio.sleep(1))
+
+        class Other:
+            def stop(self):
+                self._task.cancel()
+        """
+    )) == 1
+
+
+def test_inspecting_uses_do_not_hide_the_finding():
+    (finding,) = findings(
+        """
+        import asyncio
+
+        class Client:
+            def start(self):
+                if self._task is None or self._task.done():
+                    t = asyncio.create_task(asyncio.sleep(1))
+                    t.add_done_callback(print)
+                    self._task = t
+
+            def status(self):
+                task = self._task
+                return f"running={not task.done()} {self._task!r}" if task else "idle"
+        """
+    )
+    assert finding.line == 7
