@@ -189,3 +189,19 @@ def test_inspecting_uses_do_not_hide_the_finding():
         """
     )
     assert finding.line == 7
+
+
+def test_task_stored_as_a_key_elsewhere_may_be_cancelled_from_there():
+    assert not findings(
+        """
+        import asyncio
+
+        class Client:
+            def start(self, registry):
+                self._task = asyncio.create_task(asyncio.sleep(1))
+                registry[self._task] = "client"
+
+            async def close(self):
+                pass
+        """
+    )

@@ -99,11 +99,12 @@ async def {_cancel_owned}(*owned):
             continue
         if isinstance(item, {asyncio}.Future):
             item = (item,)
-        elif isinstance(item, dict):
+        elif hasattr(item, "values"):
             item = item.values()
         for task in list(item):
-            if task is not None and task is not current and not task.done():
-                tasks[task] = None
+            if isinstance(task, {asyncio}.Future) and task is not current and not task.done():
+                if not task.get_loop().is_closed():
+                    tasks[task] = None
     for task in tasks:
         task.cancel()
     waiting = [task for task in tasks if task.get_loop() is loop]
@@ -127,11 +128,12 @@ def {_cancel_owned_nowait}(*owned):
             continue
         if isinstance(item, {asyncio}.Future):
             item = (item,)
-        elif isinstance(item, dict):
+        elif hasattr(item, "values"):
             item = item.values()
         for task in list(item):
-            if task is not None and task is not current and not task.done() and not task.get_loop().is_closed():
-                task.cancel()
+            if isinstance(task, {asyncio}.Future) and task is not current and not task.done():
+                if not task.get_loop().is_closed():
+                    task.cancel()
 ''',
 )
 

@@ -104,7 +104,7 @@ class TaskUses:
             return True
         if isinstance(parent, ast.Subscript):
             if parent.value is not expr:
-                return True  # used as a key: `other[t]`
+                return isinstance(parent.ctx, ast.Load)  # looked up as a key; stored as one, it may be cancelled later
             if isinstance(parent.ctx, (ast.Store, ast.Del)):
                 return True  # `tasks[k] = ...`, `del tasks[k]`
             return self.cannot_cancel(parent, depth)  # an element of the container
