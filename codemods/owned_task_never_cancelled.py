@@ -45,9 +45,12 @@ waits until they have all finished. A synchronous ``close()`` cannot wait: it ge
 task's loop is already closed); the finding's message says so.
 
 ## Where the fix goes
-Into the class's close method: the first of ``aclose``, ``close``, ``stop``, ``shutdown``,
-``disconnect``, ``__aexit__`` that the class defines, preferring an ``async def`` (which can
-wait), else one inherited from a base class in the same module. The call is inserted at the
+Into the class's close method, one of ``aclose``, ``close``, ``stop``, ``shutdown``,
+``disconnect``, ``__aexit__`` that the class defines (else one inherited from a base class in
+the same module): preferably the one the others call (``__aexit__`` calling ``self.close()``
+makes it ``close``, so the cancel runs whichever the user calls), then an ``async def`` (it can
+wait), then in that order. A close method that is a stub, a generator, or decorated (other
+than ``@override``) is not edited. The call is inserted at the
 *start* of its body (after the docstring): close methods often return early (``if
 self._closed: return``) or raise while tearing down the connection, and a cancel at the end
 would be skipped on exactly those paths; stopping the background work first also keeps it
@@ -102,6 +105,7 @@ class OwnedSpawn:
 
     cls: ast.ClassDef
     key: str  # the attribute as stored at runtime (private names mangled)
+    attribute: str  # as written in the class
     shown: str  # `self._tasks`
     container: bool
     call: ast.Call  # the spawn
@@ -151,7 +155,8 @@ class OwnedTaskNeverCancelled(Rule):
         if close is not None and keys:
             line, col = module.start(close.function)
             first, last = module.statement_lines(close.function)
-            shown = ", ".join(f"`{close.self_name}.{k}`" for k in keys)
+            written = {spawn.key: spawn.attribute for spawn in flagged}
+            shown = ", ".join(f"`{close.self_name}.{written[k]}`" for k in keys)
             action = "Cancel and wait for" if close.is_async else "Cancel (without waiting for)"
             fixes = (
                 Fix(
@@ -236,7 +241,7 @@ def _owned_spawns(module: ModuleInfo, cls: ast.ClassDef) -> Iterator[OwnedSpawn]
                     owner = _self_attribute(func.value, self_name)
                     call = _spawn_of(module, node.args[0])
                     if owner is not None and call is not None:
-                        yield OwnedSpawn(cls, _mangle(owner, cls.name), f"`{self_name}.{owner}`", True, call)
+                        yield OwnedSpawn(cls, _mangle(owner, cls.name), owner, f"`{self_name}.{owner}`", True, call)
 
 
 def _stored(module: ModuleInfo, cls: ast.ClassDef, self_name: str, target: ast.AST, value: ast.AST) -> Iterator[OwnedSpawn]:
@@ -249,16 +254,16 @@ def _stored(module: ModuleInfo, cls: ast.ClassDef, self_name: str, target: ast.A
     if attribute is not None:
         call = _spawn_of(module, value)
         if call is not None:
-            yield OwnedSpawn(cls, _mangle(attribute, cls.name), f"`{self_name}.{attribute}`", False, call)
+            yield OwnedSpawn(cls, _mangle(attribute, cls.name), attribute, f"`{self_name}.{attribute}`", False, call)
             return
         for call in _spawns_in_collection(module, value):
-            yield OwnedSpawn(cls, _mangle(attribute, cls.name), f"`{self_name}.{attribute}`", True, call)
+            yield OwnedSpawn(cls, _mangle(attribute, cls.name), attribute, f"`{self_name}.{attribute}`", True, call)
         return
     if isinstance(target, ast.Subscript):
         container = _self_attribute(target.value, self_name)
         call = _spawn_of(module, value)
         if container is not None and call is not None:
-            yield OwnedSpawn(cls, _mangle(container, cls.name), f"`{self_name}.{container}`", True, call)
+            yield OwnedSpawn(cls, _mangle(container, cls.name), container, f"`{self_name}.{container}`", True, call)
 
 
 def _spawns_in_collection(module: ModuleInfo, value: ast.AST) -> list[ast.Call]:
@@ -439,8 +444,10 @@ class _ClassIndex:
 
 
 def _close_method(module: ModuleInfo, classes: _ClassIndex, cls: ast.ClassDef) -> CloseMethod | None:
-    """The close method of ``cls`` (own methods first, then bases in this module; async
-    preferred within a class, then the order of CLOSE_METHODS)."""
+    """The close method of ``cls``: own methods first, then bases in this module. Within a
+    class, the one that the other close methods call (``__aexit__`` -> ``aclose`` ->
+    ``close``) is preferred, so the cancel runs whichever of them the user calls; then an
+    ``async def`` (it can wait); then the order of CLOSE_METHODS."""
     seen: set[int] = set()
     level = [cls]
     while level:
@@ -452,12 +459,39 @@ def _close_method(module: ModuleInfo, classes: _ClassIndex, cls: ast.ClassDef) -
                     candidates.append(node)
         usable = [c for c in candidates if _fixable_close(module, c)]
         if usable:
-            best = min(usable, key=lambda f: (not isinstance(f, ast.AsyncFunctionDef), CLOSE_METHODS.index(f.name)))
+            callers = _close_callers(candidates)
+            best = min(
+                usable,
+                key=lambda f: (-len(callers[f.name]), not isinstance(f, ast.AsyncFunctionDef), CLOSE_METHODS.index(f.name)),
+            )
             return CloseMethod(best, _self_name(best) or "self", isinstance(best, ast.AsyncFunctionDef))
         if candidates:
             return None  # a close method we cannot safely edit shadows the bases' ones
         level = [b for owner in level for b in classes.bases(owner) if id(b) not in seen]
     return None
+
+
+def _close_callers(candidates: list[ast.AST]) -> dict[str, set[str]]:
+    """close method name -> the other close methods that reach it through ``self.name()``."""
+    calls: dict[str, set[str]] = {}
+    for function in candidates:
+        self_name = _self_name(function)
+        calls[function.name] = {
+            node.func.attr
+            for node in ast.walk(function)
+            if isinstance(node, ast.Call) and _self_attribute(node.func, self_name or "") in CLOSE_METHODS
+        }
+    reached_by: dict[str, set[str]] = {name: set() for name in calls}
+    for caller in calls:
+        stack, seen = list(calls[caller]), set()
+        while stack:
+            callee = stack.pop()
+            if callee in seen or callee == caller or callee not in calls:
+                continue
+            seen.add(callee)
+            reached_by[callee].add(caller)
+            stack.extend(calls[callee])
+    return reached_by
 
 
 def _fixable_close(module: ModuleInfo, function: ast.AST) -> bool:

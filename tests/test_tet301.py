@@ -65,7 +65,7 @@ def test_async_close_message_names_cancel_and_wait():
                 pass
 
             async def aclose(self):
-                self.close()
+                print("aclose")
         """
     )
     assert "cancel it and wait for it at the start of `aclose()`" in finding.message
@@ -205,3 +205,48 @@ def test_task_stored_as_a_key_elsewhere_may_be_cancelled_from_there():
                 pass
         """
     )
+
+
+def test_close_method_called_by_the_others_is_chosen():
+    source = textwrap.dedent(
+        """
+        import asyncio
+
+        class Client:
+            def start(self):
+                self.__task = asyncio.create_task(asyncio.sleep(1))
+
+            async def __aexit__(self, *exc_info):
+                await self.aclose()
+
+            async def aclose(self):
+                self.close()
+
+            def close(self):
+                print("closed")
+        """
+    )
+    (finding,) = check_text(source, "case.py", SETTINGS).findings
+    assert finding.fixes[0].title == "Cancel (without waiting for) `self.__task` at the start of `close()`"
+    result = fix_text(source, "case.py", UNSAFE)
+    assert '    def close(self):\n        _cancel_owned_nowait(getattr(self, "_Client__task", None))\n' in result.new_text
+
+
+def test_async_close_preferred_when_no_close_method_calls_another():
+    source = textwrap.dedent(
+        """
+        import asyncio
+
+        class Client:
+            def start(self):
+                self._task = asyncio.create_task(asyncio.sleep(1))
+
+            async def __aexit__(self, *exc_info):
+                print("exit")
+
+            def close(self):
+                print("closed")
+        """
+    )
+    (finding,) = check_text(source, "case.py", SETTINGS).findings
+    assert "`__aexit__()`" in finding.fixes[0].title
