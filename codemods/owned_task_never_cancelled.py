@@ -86,6 +86,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterator
 
 from tether.analysis import FunctionNode, ModuleInfo
@@ -354,7 +355,6 @@ class _ClassIndex:
         for cls in self.classes:
             self.by_name.setdefault(cls.name, []).append(cls)
         self._families = self._compute_families()
-        self.accesses = self._compute_accesses()
 
     def family(self, cls: ast.ClassDef) -> frozenset[int]:
         return self._families[id(cls)]
@@ -385,23 +385,23 @@ class _ClassIndex:
             groups.setdefault(root(id(cls)), set()).add(id(cls))
         return {id(c): frozenset(groups[root(id(c))]) for c in self.classes}
 
-    def _compute_accesses(self) -> dict[str, list[_Access]]:
+    @cached_property
+    def accesses(self) -> dict[str, list[_Access]]:
+        """Every read of each attribute (key: the runtime name, private names mangled by the
+        class the read is written in), and every ``getattr(obj, "name")``. Only computed for
+        modules where some class stores a task."""
         accesses: dict[str, list[_Access]] = {}
-        module = self.module
-        for node in ast.walk(module.tree):
+        stack: list[tuple[ast.AST, str | None]] = [(self.module.tree, None)]
+        while stack:
+            node, class_name = stack.pop()
             if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
-                key = _mangle(node.attr, self._lexical_class_name(node))
-                accesses.setdefault(key, []).append(_Access(node, node.value))
+                accesses.setdefault(_mangle(node.attr, class_name), []).append(_Access(node, node.value))
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr":
                 if len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
                     accesses.setdefault(node.args[1].value, []).append(_Access(node, node.args[0]))
+            inner = node.name if isinstance(node, ast.ClassDef) else class_name
+            stack.extend((child, inner) for child in ast.iter_child_nodes(node))
         return accesses
-
-    def _lexical_class_name(self, node: ast.AST) -> str | None:
-        for ancestor in self.module.ancestors(node):
-            if isinstance(ancestor, ast.ClassDef):
-                return ancestor.name
-        return None
 
     def instance_class_of(self, receiver: ast.AST) -> ast.ClassDef | None:
         """The class whose method binds ``receiver`` as its instance parameter, if any."""
@@ -424,20 +424,29 @@ class _ClassIndex:
 
     def reads_attributes_dynamically(self, family: frozenset[int]) -> bool:
         """``getattr(self, name)``, ``vars(self)``, ``self.__dict__`` anywhere in the family."""
+        return not self._dynamic_readers.isdisjoint(family)
+
+    @cached_property
+    def _dynamic_readers(self) -> frozenset[int]:
+        readers = set()
         for cls in self.classes:
-            if id(cls) not in family:
-                continue
             for node in ast.walk(cls):
-                if isinstance(node, ast.Attribute) and node.attr == "__dict__":
-                    return True
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                    if node.func.id == "vars":
-                        return True
-                    if node.func.id == "getattr" and (
-                        len(node.args) < 2 or not (isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str))
-                    ):
-                        return True
-        return False
+                if _reads_dynamically(node):
+                    readers.add(id(cls))
+                    break
+        return frozenset(readers)
+
+
+def _reads_dynamically(node: ast.AST) -> bool:
+    if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+        return True
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if node.func.id == "vars":
+            return True
+        if node.func.id == "getattr":
+            name = node.args[1] if len(node.args) >= 2 else None
+            return not (isinstance(name, ast.Constant) and isinstance(name.value, str))
+    return False
 
 
 # -- where the fix goes ----------------------------------------------------------------------
