@@ -4,6 +4,8 @@ messages promise, and that a fix shared by several findings is applied once for 
 from __future__ import annotations
 
 import textwrap
+
+import pytest
 from dataclasses import replace
 
 from tether.config import Settings
@@ -250,3 +252,80 @@ def test_async_close_preferred_when_no_close_method_calls_another():
     )
     (finding,) = check_text(source, "case.py", SETTINGS).findings
     assert "`__aexit__()`" in finding.fixes[0].title
+
+
+SINGLE = """
+import asyncio
+from contextlib import suppress
+
+class Client:
+    async def start(self):
+        self._task = asyncio.create_task(asyncio.sleep(1))
+
+    async def close(self):
+        pass
+
+    async def elsewhere(self, helper):
+{body}
+"""
+CONTAINER = SINGLE.replace("self._task = asyncio.create_task(asyncio.sleep(1))", "self._tasks.add(asyncio.create_task(asyncio.sleep(1)))")
+
+CANCELS_SINGLE = [
+    "self._task.cancel()",
+    "if self._task and not self._task.done():\n    self._task.cancel()",
+    "self._task and self._task.cancel()",
+    "task = self._task\nself._task = None\ntask.cancel()",
+    "t, self._task = self._task, None\nif t is not None:\n    t.cancel()",
+    "if (t := self._task) is not None:\n    t.cancel()",
+    "await helper(self._task)",
+    "with suppress(asyncio.CancelledError):\n    await self._task",
+    "await asyncio.wait_for(self._task, 1)",
+    "asyncio.get_running_loop().call_soon(self._task.cancel)",
+    "return self._task",
+    'getattr(self, "_task").cancel()',
+    'task = getattr(self, "_task", None)\nif task:\n    task.cancel()',
+    "for task in (self._task,):\n    task.cancel()",
+    "self.supervisor.adopt(task=self._task)",
+    "yield self._task",
+]
+CANCELS_CONTAINER = [
+    "for t in self._tasks:\n    t.cancel()",
+    "for t in list(self._tasks):\n    t.cancel()",
+    "for name, t in sorted(self._tasks.items()):\n    t.cancel()",
+    "await asyncio.gather(*self._tasks, return_exceptions=True)",
+    "await asyncio.wait(self._tasks)",
+    "while self._tasks:\n    self._tasks.pop().cancel()",
+    "[t.cancel() for t in self._tasks]",
+    "self._tasks[0].cancel()",
+    "tasks, self._tasks = self._tasks, set()\nfor t in tasks:\n    t.cancel()",
+    "any(t.cancel() for t in self._tasks.values())",
+]
+
+
+def _indent(body: str) -> str:
+    return "\n".join("        " + line for line in body.splitlines())
+
+
+@pytest.mark.parametrize("body", CANCELS_SINGLE)
+def test_no_finding_when_any_method_may_end_the_task(body):
+    assert not findings(SINGLE.format(body=_indent(body)))
+
+
+@pytest.mark.parametrize("body", CANCELS_CONTAINER)
+def test_no_finding_when_any_method_may_end_the_tasks_in_the_container(body):
+    assert not findings(CONTAINER.format(body=_indent(body)))
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["print(self._task.done())", "if self._task is None:\n    return", "self._task.add_done_callback(print)", "self._task = None"],
+)
+def test_inspecting_the_task_is_still_a_finding(body):
+    assert len(findings(SINGLE.format(body=_indent(body)))) == 1
+
+
+@pytest.mark.parametrize(
+    "body", ["print(len(self._tasks))", "self._tasks.clear()", "self._tasks.discard(None)", "for t in self._tasks:\n    print(t.done())"]
+)
+def test_inspecting_the_container_is_still_a_finding(body):
+    assert len(findings(CONTAINER.format(body=_indent(body)))) == 1
