@@ -96,7 +96,7 @@ from tether.task_uses import TaskUses
 
 CLOSE_METHODS = ("aclose", "close", "stop", "shutdown", "disconnect", "__aexit__")
 CONTAINER_ADDERS = ("add", "append", "appendleft")
-NON_INSTANCE_DECORATORS = {"staticmethod", "classmethod", "property", "abstractmethod", "cached_property"}
+NON_INSTANCE_DECORATORS = {"staticmethod", "classmethod"}
 HARMLESS_DECORATORS = {"override"}
 
 

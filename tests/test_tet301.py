@@ -329,3 +329,23 @@ def test_inspecting_the_task_is_still_a_finding(body):
 )
 def test_inspecting_the_container_is_still_a_finding(body):
     assert len(findings(CONTAINER.format(body=_indent(body)))) == 1
+
+
+def test_task_started_lazily_by_a_property_is_owned():
+    (finding,) = findings(
+        """
+        import asyncio
+
+        class Client:
+            @property
+            def poller(self):
+                if getattr(self, "_poller", None) is None:
+                    self._poller = asyncio.ensure_future(asyncio.sleep(1))
+                return "started"
+
+            @classmethod
+            def make(cls):
+                cls._shared = asyncio.ensure_future(asyncio.sleep(1))
+        """
+    )
+    assert "`self._poller`" in finding.message
