@@ -204,10 +204,7 @@ class OwnedTaskNeverCancelled(Rule):
         def insert(function: cst.FunctionDef) -> cst.FunctionDef:
             body = function.body
             if isinstance(body, cst.SimpleStatementSuite):  # `async def close(self): await x.close()`
-                if len(body.body) == 1 and isinstance(body.body[0], cst.Pass) and body.trailing_whitespace.comment is None:
-                    return function.with_changes(body=cst.IndentedBlock(body=[statement]))
-                rest = cst.SimpleStatementLine(body=body.body, trailing_whitespace=body.trailing_whitespace)
-                return function.with_changes(body=cst.IndentedBlock(body=[statement, rest]))
+                return function.with_changes(body=cst.IndentedBlock(body=_suite_with(body, statement)))
             if not isinstance(body, cst.IndentedBlock):
                 raise FixNotApplicable("unexpected close method body")
             statements = list(body.body)
@@ -558,6 +555,26 @@ def _mangle(attribute: str, class_name: str | None) -> str:
         return attribute
     stripped = class_name.lstrip("_")
     return f"_{stripped}{attribute}" if stripped else attribute
+
+
+def _suite_with(suite, statement) -> list:
+    """The lines of a one-line body (``def close(self): "doc"; x()  # c``) with ``statement``
+    after its docstring; a lone ``pass`` without comment is dropped."""
+    import libcst as cst
+
+    small = list(suite.body)
+    doc = small[:1] if small and _is_docstring(cst.SimpleStatementLine(body=small[:1])) else []
+    rest = small[len(doc) :]
+    comment = suite.trailing_whitespace.comment
+    if len(rest) == 1 and isinstance(rest[0], cst.Pass) and comment is None:
+        rest = []
+    lines = [cst.SimpleStatementLine(body=[doc[0].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)])] if doc else []
+    lines.append(statement)
+    if rest:
+        lines.append(cst.SimpleStatementLine(body=rest, trailing_whitespace=suite.trailing_whitespace))
+    elif doc:
+        lines[0] = lines[0].with_changes(trailing_whitespace=suite.trailing_whitespace)
+    return lines
 
 
 def _is_bare_pass(statement) -> bool:

@@ -349,3 +349,28 @@ def test_task_started_lazily_by_a_property_is_owned():
         """
     )
     assert "`self._poller`" in finding.message
+
+
+@pytest.mark.parametrize(
+    "close, expected",
+    [
+        ("def close(self): pass", "def close(self):\n        _cancel_owned_nowait(getattr(self, \"_t\", None))\n"),
+        (
+            "def close(self): pass  # nothing to do",
+            "def close(self):\n        _cancel_owned_nowait(getattr(self, \"_t\", None))\n        pass  # nothing to do\n",
+        ),
+        (
+            'def close(self): """Close."""; self.closed = True',
+            'def close(self):\n        """Close."""\n        _cancel_owned_nowait(getattr(self, "_t", None))\n        self.closed = True\n',
+        ),
+        (
+            'def close(self): "Close."; print(1); print(2)  # c',
+            'def close(self):\n        "Close."\n        _cancel_owned_nowait(getattr(self, "_t", None))\n        print(1); print(2)  # c\n',
+        ),
+    ],
+)
+def test_one_line_close_bodies(close, expected):
+    source = f"import asyncio\n\n\nclass C:\n    def start(self):\n        self._t = asyncio.create_task(asyncio.sleep(1))\n\n    {close}\n"
+    result = fix_text(source, "case.py", UNSAFE)
+    assert result.error is None and result.remaining == ()
+    assert result.new_text.endswith("    " + expected)
