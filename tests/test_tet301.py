@@ -299,6 +299,9 @@ CANCELS_CONTAINER = [
     "self._tasks[0].cancel()",
     "tasks, self._tasks = self._tasks, set()\nfor t in tasks:\n    t.cancel()",
     "any(t.cancel() for t in self._tasks.values())",
+    "return [t for t in self._tasks]",
+    "await self._tasks.shutdown()",
+    "for t in self._tasks.tasks:\n    print(t)",
 ]
 
 
