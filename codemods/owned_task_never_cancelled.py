@@ -38,11 +38,11 @@ class Client:
         await self._conn.close()
 ```
 ``_cancel_owned`` is added once per module: it accepts tasks, ``None`` and containers of
-tasks (dict values for a dict), cancels every one that is not done (skipping the task that
-is running ``close()`` itself, so a task that closes its owner does not cancel itself), then
-waits until they have all finished. A synchronous ``close()`` cannot wait: it gets
-``_cancel_owned_nowait(...)``, which only requests the cancellation (and does nothing when the
-task's loop is already closed); the finding's message says so.
+tasks (the values of a mapping), cancels every one that is not done (skipping the task that
+is running ``close()`` itself, so a task that closes its owner does not cancel itself, and
+tasks whose loop is already closed), then waits until they have all finished. A synchronous
+``close()`` cannot wait: it gets ``_cancel_owned_nowait(...)``, which only requests the
+cancellation; the finding's message says so.
 
 ## Where the fix goes
 Into the class's close method, one of ``aclose``, ``close``, ``stop``, ``shutdown``,
@@ -50,11 +50,12 @@ Into the class's close method, one of ``aclose``, ``close``, ``stop``, ``shutdow
 the same module): preferably the one the others call (``__aexit__`` calling ``self.close()``
 makes it ``close``, so the cancel runs whichever the user calls), then an ``async def`` (it can
 wait), then in that order. A close method that is a stub, a generator, or decorated (other
-than ``@override``) is not edited. The call is inserted at the
-*start* of its body (after the docstring): close methods often return early (``if
-self._closed: return``) or raise while tearing down the connection, and a cancel at the end
-would be skipped on exactly those paths; stopping the background work first also keeps it
-from using resources the rest of ``close()`` tears down. ``getattr(self, "x", None)`` makes the
+than ``@override``) is not edited.
+
+The call is inserted at the *start* of the body (after the docstring): close methods often
+return early (``if self._closed: return``) or raise while tearing down the connection, and a
+cancel at the end would be skipped on exactly those paths; stopping the background work first
+also keeps it from using resources the rest of ``close()`` tears down. ``getattr(self, "x", None)`` makes the
 call safe when the task was never started (``close()`` before ``connect()``) or was reset to
 ``None``. One call cancels every flagged task of the class, so all are cancelled before any is
 waited for. Without a close method the finding has no fix: add one.
@@ -72,6 +73,10 @@ certainly cannot end the task are ignored: ``done()``, ``add_done_callback``, ``
 ``if self.x:``, ``len()``, ``add``/``append``/``discard``/``clear``, assignments to it. A class
 that reads attributes by computed name (``getattr(self, name)``, ``vars(self)``,
 ``self.__dict__``) is not analysed.
+
+Not seen: cancels in base classes or subclasses defined in other modules (a framework base
+class that cancels ``self._task`` itself), and tasks passed to a helper that stores them
+(``self._track(create_task(...))``).
 
 ## Fix safety
 The fix is *unsafe*: it cancels work on the success path. A task that was meant to finish
