@@ -55,10 +55,11 @@ than ``@override``) is not edited.
 The call is inserted at the *start* of the body (after the docstring): close methods often
 return early (``if self._closed: return``) or raise while tearing down the connection, and a
 cancel at the end would be skipped on exactly those paths; stopping the background work first
-also keeps it from using resources the rest of ``close()`` tears down. ``getattr(self, "x", None)`` makes the
-call safe when the task was never started (``close()`` before ``connect()``) or was reset to
-``None``. One call cancels every flagged task of the class, so all are cancelled before any is
-waited for. Without a close method the finding has no fix: add one.
+also keeps it from using resources the rest of ``close()`` tears down.
+``getattr(self, "x", None)`` makes the call safe when the task was never started (``close()``
+before ``connect()``) or was reset to ``None``. One call cancels every flagged task of the
+class, so all are cancelled before any is waited for. Without a close method the finding has
+no fix: add one.
 
 ## Not flagged
 Any use of the attribute, anywhere in the class, in a parent or subclass defined in the same
