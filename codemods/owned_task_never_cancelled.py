@@ -34,8 +34,10 @@ class Client:
         self._keepalive = asyncio.create_task(self._ping_forever())
 
     async def close(self):
-        await _cancel_owned(getattr(self, "_keepalive", None))
-        await self._conn.close()
+        try:
+            await self._conn.close()
+        finally:
+            await _cancel_owned(getattr(self, "_keepalive", None))
 ```
 ``_cancel_owned`` is added once per module: it accepts tasks, ``None`` and containers of
 tasks (the values of a mapping), cancels every one that is not done (skipping the task that
@@ -52,14 +54,16 @@ makes it ``close``, so the cancel runs whichever the user calls), then an ``asyn
 wait), then in that order. A close method that is a stub, a generator, or decorated (other
 than ``@override``) is not edited.
 
-The call is inserted at the *start* of the body (after the docstring): close methods often
-return early (``if self._closed: return``) or raise while tearing down the connection, and a
-cancel at the end would be skipped on exactly those paths; stopping the background work first
-also keeps it from using resources the rest of ``close()`` tears down.
-``getattr(self, "x", None)`` makes the call safe when the task was never started (``close()``
-before ``connect()``) or was reset to ``None``. One call cancels every flagged task of the
-class, so all are cancelled before any is waited for. Without a close method the finding has
-no fix: add one.
+The rest of the body (after the docstring) is wrapped in ``try: ... finally:`` with the
+cancel in ``finally``. At the end, because close methods often end background work gracefully
+(put a sentinel in the queue, then ``await queue.join()`` or wait for an event the worker
+sets): cancelling first would cut that short and could make ``close()`` wait forever. In
+``finally``, because close methods often return early (``if self._closed: return``) or raise
+while tearing down a connection, and a plain statement at the end would be skipped on exactly
+those paths. ``getattr(self, "x", None)`` makes the call safe when the task was never started
+(``close()`` before ``connect()``) or was reset to ``None``. One call cancels every flagged
+task of the class, so all are cancelled before any is waited for. Without a close method the
+finding has no fix: add one.
 
 ## Not flagged
 Any use of the attribute, anywhere in the class, in a parent or subclass defined in the same
@@ -168,7 +172,7 @@ class OwnedTaskNeverCancelled(Rule):
             fixes = (
                 Fix(
                     applicability=UNSAFE,
-                    title=f"{action} {shown} at the start of `{close.function.name}()`",
+                    title=f"{action} {shown} when `{close.function.name}()` ends",
                     plan=("cancel_owned", line, col, close.self_name, close.is_async, tuple(keys)),
                     lines=(first, last),
                 ),
@@ -188,9 +192,9 @@ class OwnedTaskNeverCancelled(Rule):
             return f"{what}; no close method ({names}) to cancel it in, so no fix: add one"
         name = close.function.name
         if close.is_async:
-            return f"{what}; unsafe fix: cancel it and wait for it at the start of `{name}()`"
+            return f"{what}; unsafe fix: cancel it and wait for it when `{name}()` ends"
         return (
-            f"{what}; unsafe fix: cancel it at the start of `{name}()`, which is synchronous, so it "
+            f"{what}; unsafe fix: cancel it when `{name}()` ends; `{name}()` is synchronous, so it "
             "cannot wait for the task to finish"
         )
 
@@ -215,11 +219,10 @@ class OwnedTaskNeverCancelled(Rule):
                 raise FixNotApplicable("unexpected close method body")
             statements = list(body.body)
             at = 1 if statements and _is_docstring(statements[0]) else 0
-            if statements[at:] and _is_bare_pass(statements[at]) and len(statements) == at + 1:
-                statements[at] = statement  # `pass` was only there to have a body
-            else:
-                statements.insert(at, statement)
-            return function.with_changes(body=body.with_changes(body=statements))
+            rest = statements[at:]
+            if len(rest) == 1 and _is_bare_pass(rest[0]):
+                rest = []  # `pass` was only there to have a body
+            return function.with_changes(body=body.with_changes(body=[*statements[:at], *_guarded(rest, statement)]))
 
         return [NodeEdit("FunctionDef", line, col, insert)]
 
@@ -563,9 +566,18 @@ def _mangle(attribute: str, class_name: str | None) -> str:
     return f"_{stripped}{attribute}" if stripped else attribute
 
 
+def _guarded(statements: list, statement) -> list:
+    """``try: <statements> finally: <statement>``, or just ``statement`` for an empty body."""
+    import libcst as cst
+
+    if not statements:
+        return [statement]
+    return [cst.Try(body=cst.IndentedBlock(body=statements), finalbody=cst.Finally(body=cst.IndentedBlock(body=[statement])))]
+
+
 def _suite_with(suite, statement) -> list:
-    """The lines of a one-line body (``def close(self): "doc"; x()  # c``) with ``statement``
-    after its docstring; a lone ``pass`` without comment is dropped."""
+    """The lines of a one-line body (``def close(self): "doc"; x()  # c``) with its code
+    guarded by ``statement``; a lone ``pass`` without comment is dropped."""
     import libcst as cst
 
     small = list(suite.body)
@@ -575,11 +587,12 @@ def _suite_with(suite, statement) -> list:
     if len(rest) == 1 and isinstance(rest[0], cst.Pass) and comment is None:
         rest = []
     lines = [cst.SimpleStatementLine(body=[doc[0].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)])] if doc else []
-    lines.append(statement)
     if rest:
-        lines.append(cst.SimpleStatementLine(body=rest, trailing_whitespace=suite.trailing_whitespace))
-    elif doc:
-        lines[0] = lines[0].with_changes(trailing_whitespace=suite.trailing_whitespace)
+        lines.extend(_guarded([cst.SimpleStatementLine(body=rest, trailing_whitespace=suite.trailing_whitespace)], statement))
+    else:
+        if doc:
+            lines[0] = lines[0].with_changes(trailing_whitespace=suite.trailing_whitespace)
+        lines.append(statement)
     return lines
 
 

@@ -197,7 +197,7 @@ def test_cancel_aimed_at_the_caller_while_close_waits_is_not_swallowed():
     """
     before, after, _ = before_after(program, "--unsafe-fixes")
     assert before.lines == ["closer: finished", "['aclose returned'] False"]
-    assert after.lines == ["closer: cancelled", "['keep-alive cleaned up'] True"]
+    assert after.lines == ["closer: cancelled", "['aclose returned', 'keep-alive cleaned up'] True"]
 
 
 def test_task_that_already_failed_keeps_its_never_retrieved_report():
@@ -272,3 +272,101 @@ def test_close_called_by_the_owned_task_itself_completes():
     before, after, fixed = before_after(program, "--unsafe-fixes")
     assert "_cancel_owned(" in fixed
     assert before.lines == after.lines == ["close: finished", "watcher: close returned", "watcher done"]
+
+
+def test_graceful_shutdown_in_close_still_completes():
+    """close() asks the worker to drain the queue and waits for it: the cancel must come after
+    that (in `finally`), or the worker would be cut short and queue.join() would never return."""
+    program = """
+    import asyncio
+
+    done = []
+
+
+    class Pipeline:
+        def __init__(self):
+            self._queue = asyncio.Queue()
+
+        async def start(self):
+            self._worker = asyncio.create_task(self._drain())
+
+        async def _drain(self):
+            while True:
+                item = await self._queue.get()
+                if item is not None:
+                    await asyncio.sleep(0.01)
+                    done.append(item)
+                self._queue.task_done()
+
+        def submit(self, item):
+            self._queue.put_nowait(item)
+
+        async def close(self):
+            self._queue.put_nowait(None)
+            await asyncio.wait_for(self._queue.join(), 5)
+            print("drained:", done)
+
+
+    async def main():
+        pipeline = Pipeline()
+        await pipeline.start()
+        for item in range(3):
+            pipeline.submit(item)
+        await pipeline.close()
+        await asyncio.sleep(0.01)
+        print("worker still running:", not pipeline._worker.done())
+
+
+    asyncio.run(main())
+    """
+    before, after, fixed = before_after(program, "--unsafe-fixes")
+    assert "finally:\n            await _cancel_owned(" in fixed
+    assert before.returncode == after.returncode == 0, after.stderr
+    assert before.lines == ["drained: [0, 1, 2]", "worker still running: True"]
+    assert after.lines == ["drained: [0, 1, 2]", "worker still running: False"]
+
+
+def test_close_that_returns_early_or_raises_still_cancels_and_raises_the_same_error():
+    program = """
+    import asyncio
+
+
+    class Client:
+        def __init__(self, broken):
+            self.broken = broken
+
+        async def connect(self):
+            self._keepalive = asyncio.create_task(asyncio.sleep(3600))
+
+        async def close(self):
+            if self.broken:
+                raise ConnectionError("socket already closed")
+            return "closed"
+
+
+    async def main():
+        for broken in (False, True):
+            client = Client(broken)
+            await client.connect()
+            try:
+                print("close:", await client.close())
+            except ConnectionError as exc:
+                print("close raised:", type(exc).__name__, exc)
+            print("keep-alive running:", not client._keepalive.done())
+
+
+    asyncio.run(main())
+    """
+    before, after, _ = before_after(program, "--unsafe-fixes")
+    assert before.lines == [
+        "close: closed",
+        "keep-alive running: True",
+        "close raised: ConnectionError socket already closed",
+        "keep-alive running: True",
+    ]
+    assert after.lines == [
+        "close: closed",
+        "keep-alive running: False",
+        "close raised: ConnectionError socket already closed",
+        "keep-alive running: False",
+    ]

@@ -70,7 +70,7 @@ def test_async_close_message_names_cancel_and_wait():
                 print("aclose")
         """
     )
-    assert "cancel it and wait for it at the start of `aclose()`" in finding.message
+    assert "cancel it and wait for it when `aclose()` ends" in finding.message
 
 
 def test_default_fix_changes_nothing():
@@ -123,7 +123,7 @@ def test_close_method_of_the_class_wins_over_the_bases():
         """
     )
     result = fix_text(source, "case.py", UNSAFE)
-    assert '    def close(self):\n        _cancel_owned_nowait(getattr(self, "_task", None))\n' in result.new_text
+    assert '    def close(self):\n        try:\n            print("own close")\n        finally:\n            _cancel_owned_nowait(getattr(self, "_task", None))\n' in result.new_text
 
 
 def test_stub_or_decorated_close_gives_no_fix():
@@ -229,9 +229,9 @@ def test_close_method_called_by_the_others_is_chosen():
         """
     )
     (finding,) = check_text(source, "case.py", SETTINGS).findings
-    assert finding.fixes[0].title == "Cancel (without waiting for) `self.__task` at the start of `close()`"
+    assert finding.fixes[0].title == "Cancel (without waiting for) `self.__task` when `close()` ends"
     result = fix_text(source, "case.py", UNSAFE)
-    assert '    def close(self):\n        _cancel_owned_nowait(getattr(self, "_Client__task", None))\n' in result.new_text
+    assert 'print("closed")\n        finally:\n            _cancel_owned_nowait(getattr(self, "_Client__task", None))\n' in result.new_text
 
 
 def test_async_close_preferred_when_no_close_method_calls_another():
@@ -357,18 +357,20 @@ def test_task_started_lazily_by_a_property_is_owned():
 @pytest.mark.parametrize(
     "close, expected",
     [
-        ("def close(self): pass", "def close(self):\n        _cancel_owned_nowait(getattr(self, \"_t\", None))\n"),
+        ("def close(self): pass", 'def close(self):\n        _cancel_owned_nowait(getattr(self, "_t", None))\n'),
         (
             "def close(self): pass  # nothing to do",
-            "def close(self):\n        _cancel_owned_nowait(getattr(self, \"_t\", None))\n        pass  # nothing to do\n",
+            "def close(self):\n        try:\n            pass  # nothing to do\n"
+            '        finally:\n            _cancel_owned_nowait(getattr(self, "_t", None))\n',
         ),
         (
-            'def close(self): """Close."""; self.closed = True',
-            'def close(self):\n        """Close."""\n        _cancel_owned_nowait(getattr(self, "_t", None))\n        self.closed = True\n',
+            'def close(self): """Close."""; pass',
+            'def close(self):\n        """Close."""\n        _cancel_owned_nowait(getattr(self, "_t", None))\n',
         ),
         (
             'def close(self): "Close."; print(1); print(2)  # c',
-            'def close(self):\n        "Close."\n        _cancel_owned_nowait(getattr(self, "_t", None))\n        print(1); print(2)  # c\n',
+            'def close(self):\n        "Close."\n        try:\n            print(1); print(2)  # c\n'
+            '        finally:\n            _cancel_owned_nowait(getattr(self, "_t", None))\n',
         ),
     ],
 )
