@@ -87,9 +87,11 @@ class that cancels ``self._task`` itself), and tasks passed to a helper that sto
 The fix is *unsafe*: it cancels work on the success path. A task that was meant to finish
 its work after ``close()`` is cut short, ``close()`` now waits for the task to finish its
 cancellation (forever if the task suppresses ``CancelledError`` and keeps looping), and a task
-that fails while being cancelled reports that failure. A cancel aimed at the caller while it
-waits is not swallowed, and a task that had already failed keeps its "exception was never
-retrieved" report (it is neither cancelled nor its exception retrieved).
+that fails while being cancelled reports that failure. Results and exceptions of ``close()``
+are unchanged: when it raises, the tasks are cancelled and waited for and the same exception
+propagates. A cancel aimed at the caller while it waits is not swallowed, and a task that had
+already failed keeps its "exception was never retrieved" report (it is neither cancelled nor
+its exception retrieved).
 """
 
 from __future__ import annotations
