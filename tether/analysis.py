@@ -97,7 +97,18 @@ class ModuleInfo:
         return first, getattr(node, "end_lineno", None) or node.lineno
 
     def segment(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.text, node) or ""
+        """The source text of ``node`` (like ``ast.get_source_segment``, which re-splits the
+        whole text on every call: quadratic in a file with many findings)."""
+        end_lineno = getattr(node, "end_lineno", None)
+        end_col = getattr(node, "end_col_offset", None)
+        if end_lineno is None or end_col is None or node.lineno > len(self.lines):
+            return ""
+        first, last = node.lineno - 1, end_lineno - 1
+        if first == last:
+            return self.lines[first].encode("utf-8")[node.col_offset : end_col].decode("utf-8", errors="replace")
+        head = self.lines[first].encode("utf-8")[node.col_offset :].decode("utf-8", errors="replace")
+        tail = self.lines[last].encode("utf-8")[:end_col].decode("utf-8", errors="replace")
+        return "".join([head, *self.lines[first + 1 : last], tail])
 
     # -- structure ---------------------------------------------------------------------
 

@@ -132,8 +132,69 @@ async def {_wait_cancel_pending}(aws, **kwargs):
 ''',
 )
 
+CANCEL_OWNED = HelperTemplate(
+    kind="cancel_owned",
+    names=("_cancel_owned",),
+    source='''\
+# tether helper cancel_owned: cancels the tasks an object owns (a task, None or a container) and waits for them.
+async def {_cancel_owned}(*owned):
+    current = {asyncio}.current_task()
+    loop = {asyncio}.get_running_loop()
+    tasks = {{}}
+    for item in owned:
+        if item is None:
+            continue
+        if isinstance(item, {asyncio}.Future):
+            item = (item,)
+        elif hasattr(item, "values"):
+            item = item.values()
+        for task in list(item):
+            if isinstance(task, {asyncio}.Future) and task is not current and not task.done():
+                if not task.get_loop().is_closed():
+                    tasks[task] = None
+    for task in tasks:
+        task.cancel()
+    waiting = [task for task in tasks if task.get_loop() is loop]
+    if waiting:
+        await {asyncio}.wait(waiting)
+''',
+)
+
+CANCEL_OWNED_NOWAIT = HelperTemplate(
+    kind="cancel_owned_nowait",
+    names=("_cancel_owned_nowait",),
+    source='''\
+# tether helper cancel_owned_nowait: cancels the tasks an object owns (a task, None or a container), without waiting.
+def {_cancel_owned_nowait}(*owned):
+    try:
+        current = {asyncio}.current_task()
+    except RuntimeError:  # no running event loop
+        current = None
+    for item in owned:
+        if item is None:
+            continue
+        if isinstance(item, {asyncio}.Future):
+            item = (item,)
+        elif hasattr(item, "values"):
+            item = item.values()
+        for task in list(item):
+            if isinstance(task, {asyncio}.Future) and task is not current and not task.done():
+                if not task.get_loop().is_closed():
+                    task.cancel()
+''',
+)
+
 TEMPLATES = {
-    t.kind: t for t in (KEEP_TASK, GATHER_CANCEL_ON_ERROR, CANCEL_AND_WAIT, CANCEL_PENDING, WAIT_CANCEL_PENDING)
+    t.kind: t
+    for t in (
+        KEEP_TASK,
+        GATHER_CANCEL_ON_ERROR,
+        CANCEL_AND_WAIT,
+        CANCEL_PENDING,
+        WAIT_CANCEL_PENDING,
+        CANCEL_OWNED,
+        CANCEL_OWNED_NOWAIT,
+    )
 }
 
 _MARKER = re.compile(r"^# tether helper (\w+):", re.MULTILINE)

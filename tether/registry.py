@@ -17,6 +17,7 @@ RULE_MODULES = (
     "codemods.gather_orphans_siblings",
     "codemods.wait_leaves_pending",
     "codemods.as_completed_leaves_pending",
+    "codemods.owned_task_never_cancelled",
 )
 
 

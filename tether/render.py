@@ -253,7 +253,14 @@ def render_fixes(module: ModuleInfo, planned: Sequence[Planned], settings) -> Re
     chosen: list[tuple[Planned, list[Edit], tuple[int, int]]] = []
     failed: list[tuple[Finding, str]] = []
     used: list[tuple[int, int]] = []
+    # Findings may share one fix (e.g. one statement that cancels all of a class's tasks):
+    # it is rendered once and counts as applied for each of them.
+    sharers: dict[int, list[Finding]] = {}
     for item in sorted(planned, key=lambda p: p.finding.sort_key()):
+        leader = next((c[0] for c in chosen if c[0].rule is item.rule and c[0].fix == item.fix), None)
+        if leader is not None:
+            sharers.setdefault(id(leader.finding), []).append(item.finding)
+            continue
         span = item.fix.lines
         if any(span[0] <= u[1] and u[0] <= span[1] for u in used):
             continue  # overlapping rewrites go in a later pass, on the rewritten text
@@ -286,6 +293,7 @@ def render_fixes(module: ModuleInfo, planned: Sequence[Planned], settings) -> Re
         failed.extend(errors)
         if done:
             applied.extend(done)
+            applied.extend(f for leader in done for f in sharers.get(id(leader), ()))
             replacements.append((first, last, new_snippet))
 
     if not applied:
