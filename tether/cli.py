@@ -169,6 +169,17 @@ def fix(paths, select, ignore, target_version, config_file, unsafe_fixes, style,
 
 
 @main.command()
+def lsp():
+    """Run the language server on stdin/stdout (for editors; see the README for set-up)."""
+    try:
+        from tether.lsp.server import main as serve
+    except ImportError as exc:  # pygls is an optional dependency: tether[lsp]
+        click.echo(f"error: `tether lsp` needs pygls and lsprotocol: pip install 'tether[lsp]' ({exc})", err=True)
+        sys.exit(2)
+    serve()
+
+
+@main.command()
 @click.argument("code", required=False)
 @click.option("--output-format", type=click.Choice(("text", "json")), default="text", show_default=True)
 def rules(code, output_format):
