@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from tether import __version__
@@ -65,6 +67,30 @@ class SettingsCache:
         return settings, None
 
 
+class _Unanswerable:
+    """Stands in for a request that could not be read; pygls drops messages of another version."""
+
+    jsonrpc = "invalid"
+
+
+class TetherProtocol(LanguageServerProtocol):
+    """pygls' protocol, except that a request with unreadable params gets an error *reply*.
+
+    pygls logs such a request and drops it, which leaves the client waiting forever for an
+    answer; JSON-RPC says every request is answered.
+    """
+
+    def structure_message(self, data: dict[str, Any]):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                error = lsp.ResponseError(code=exc.code, message=f"tether: invalid params for {data['method']}")
+                self._send_response(data["id"], error=error)
+                return _Unanswerable()
+            raise
+
+
 @dataclass
 class CachedAnalysis:
     version: int | None
@@ -74,12 +100,21 @@ class CachedAnalysis:
 
 class TetherLanguageServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("tether", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "tether",
+            __version__,
+            text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
+            protocol_cls=TetherProtocol,
+        )
         self.debounce_seconds = DEFAULT_DEBOUNCE_SECONDS
         self.settings_cache = SettingsCache()
         self.analyses: dict[str, CachedAnalysis] = {}
         self.pending: dict[str, asyncio.TimerHandle] = {}
         self.open_uris: set[str] = set()  # as the client spells them (pygls keys them unquoted)
+
+    def report_server_error(self, error: Exception, source) -> None:
+        """Log bad input and internal errors (the editor's LSP log) instead of popping up messages."""
+        logger.warning("tether: %s: %s", getattr(source, "__name__", source), error)
 
     # -- client capabilities ---------------------------------------------------------------
 
