@@ -341,3 +341,32 @@ async def test_pulling_clients_get_no_pushed_diagnostics_and_unchanged_reports(c
     )
     assert again.kind == "unchanged" and again.result_id == first.result_id
     assert client.published == {}  # nothing was pushed: the editor would show it twice
+
+
+@pytest.mark.asyncio
+async def test_a_broken_config_is_reported_once_and_the_defaults_apply(client: LanguageClient):
+    (client.root / "pyproject.toml").write_text('[tool.tether]\nignroe = ["TET101"]\n')
+    first = Doc(client, "one.py", DANGLING)
+    second = Doc(client, "two.py", DANGLING)
+    assert [d.code for d in await first.diagnostics()] == ["TET101"]
+    assert [d.code for d in await second.diagnostics()] == ["TET101"]
+    warnings = [m.message for m in client.messages if "ignroe" in m.message]
+    assert len(warnings) == 1 and "unknown [tool.tether] key(s): ignroe" in warnings[0]
+
+
+@pytest.mark.asyncio
+async def test_an_unsaved_buffer_is_checked_with_the_workspace_settings(client: LanguageClient):
+    uri = "untitled:Untitled-1"
+    client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text=DANGLING))
+    )
+    buffer = Doc.__new__(Doc)  # a document with no file behind it
+    buffer.client, buffer.uri, buffer.text, buffer.version, buffer.consumed = client, uri, DANGLING, 1, 0
+    assert [d.code for d in await buffer.diagnostics()] == ["TET101"]
+    write_project(client.root, 'ignore = ["TET101"]\n')
+    client.workspace_did_change_watched_files(
+        lsp.DidChangeWatchedFilesParams(
+            changes=[lsp.FileEvent(uri=(client.root / "pyproject.toml").as_uri(), type=lsp.FileChangeType.Changed)]
+        )
+    )
+    assert await buffer.diagnostics(fresh=True) == []  # the workspace's pyproject.toml now ignores TET101
