@@ -66,7 +66,7 @@ async def client(lsp_client: LanguageClient, request, tmp_path: Path):
             capabilities=client_capabilities(request.param),
             root_uri=tmp_path.as_uri(),
             workspace_folders=[lsp.WorkspaceFolder(uri=tmp_path.as_uri(), name="project")],
-            initialization_options={"debounceMs": 200},
+            initialization_options={"debounceMs": 400},  # wide enough that a burst of edits is one burst on a busy machine
         )
     )
     lsp_client.encoding = getattr(result.capabilities.position_encoding, "value", result.capabilities.position_encoding) or "utf-16"
