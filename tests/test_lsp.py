@@ -66,7 +66,8 @@ async def client(lsp_client: LanguageClient, request, tmp_path: Path):
             capabilities=client_capabilities(request.param),
             root_uri=tmp_path.as_uri(),
             workspace_folders=[lsp.WorkspaceFolder(uri=tmp_path.as_uri(), name="project")],
-            initialization_options={"debounceMs": 400},  # wide enough that a burst of edits is one burst on a busy machine
+            # wide enough that a burst of edits stays one burst on a busy machine
+            initialization_options={"debounceMs": 400},
         )
     )
     lsp_client.encoding = getattr(result.capabilities.position_encoding, "value", result.capabilities.position_encoding) or "utf-16"
@@ -313,6 +314,9 @@ async def test_settings_come_from_the_workspace_pyproject_and_are_reread(client:
     )
     (d,) = await doc.diagnostics(fresh=True)
     assert d.code == "TET101"
+    # saving re-checks too (a push client gets a fresh publication)
+    client.text_document_did_save(lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=doc.uri)))
+    assert [d.code for d in await doc.diagnostics(fresh=not client.pulls)] == ["TET101"]
 
 
 @pytest.mark.asyncio

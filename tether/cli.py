@@ -198,7 +198,7 @@ def _fix_interactively(run: Run) -> None:
 
 @main.command()
 def lsp():
-    """Run the language server on stdin/stdout (for editors; see the README for set-up)."""
+    """Run the language server on stdio (for editors)."""
     try:
         from tether.lsp.server import main as serve
     except ImportError as exc:  # pygls is an optional dependency: tether[lsp]
