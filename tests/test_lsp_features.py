@@ -13,7 +13,7 @@ from tether.config import Settings
 from tether.lsp import features
 from tether.lsp.edits import line_edits
 from tether.lsp.positions import end_of_document, from_lsp, text_lines, to_lsp
-from tether.model import SAFE, UNSAFE, Fix
+from tether.model import UNSAFE, Fix
 
 ENCODINGS = ("utf-8", "utf-16", "utf-32")
 DANGLING = "import asyncio\n\n\nasync def main():\n    asyncio.create_task(main())\n"
@@ -89,6 +89,10 @@ def test_the_unsafe_alternative_is_a_second_action_that_says_what_it_changes():
     guard = Fix(UNSAFE, "Cancel it when the scope ends", safe.plan, safe.lines, style="guard")
     (_, cancelling, _) = features.quick_fixes(analysis, "app.py", settings, target, replace(finding, fixes=(safe, guard)))
     assert cancelling.title.endswith("(TET101; unsafe: cancels tasks that the original code left running)")
+    # a rule whose title already explains the change is not explained twice
+    explained = replace(guard, title="Cancel it when the scope ends (unsafe: cancels the heartbeat)")
+    (_, own, _) = features.quick_fixes(analysis, "app.py", settings, target, replace(finding, fixes=(safe, explained)))
+    assert own.title == "Cancel it when the scope ends (unsafe: cancels the heartbeat) (TET101)"
 
 
 def test_edits_are_unversioned_changes_for_clients_without_document_changes():

@@ -97,7 +97,8 @@ def unsafe_fix(finding: Finding, settings: Settings) -> Fix | None:
 
 
 def action_title(finding: Finding, fix: Fix) -> str:
-    if fix.is_safe:
+    """The fix's own title; an unsafe one also says what it changes, unless it already does."""
+    if fix.is_safe or "unsafe" in fix.title.lower():
         return f"{fix.title} ({finding.code})"
     change = TASKGROUP_CHANGE if fix.style == "taskgroup" else CANCEL_CHANGE
     return f"{fix.title} ({finding.code}; {change})"
