@@ -93,8 +93,7 @@ class TetherProtocol(LanguageServerProtocol):
 
 @dataclass
 class CachedAnalysis:
-    version: int | None
-    key: str
+    key: str  # hash of the text + the settings that produced it; also the pull result id
     analysis: Analysis
 
 
@@ -148,7 +147,8 @@ class TetherLanguageServer(LanguageServer):
         settings, error = self.settings_cache.settings_for(path, self.workspace.root_path)
         if error and error not in self.settings_cache.reported_errors:
             self.settings_cache.reported_errors.add(error)
-            self.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Warning, message=f"tether: {error}; using the defaults"))
+            message = f"tether: {error}; using the defaults"
+            self.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Warning, message=message))
         return settings
 
     def is_open(self, uri: str) -> bool:
@@ -162,7 +162,7 @@ class TetherLanguageServer(LanguageServer):
         cached = self.analyses.get(uri)
         if cached is None or cached.key != key:
             analysis = features.analyse_document(document.source, self.document_path(uri), settings)
-            cached = CachedAnalysis(document.version, key, analysis)
+            cached = CachedAnalysis(key, analysis)
             self.analyses[uri] = cached
         return cached.analysis, settings, document.version
 
