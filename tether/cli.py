@@ -141,13 +141,17 @@ def diff(paths, select, ignore, target_version, config_file, unsafe_fixes, style
 
 @main.command()
 @_common_options
-def fix(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs):
+@click.option("--interactive", "-i", is_flag=True, help="Show each hunk and ask y/n/a/q before applying it, like `git add -p`.")
+def fix(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs, interactive):
     """Apply the fixes in place. Exit 0: all fixed, 1: findings remain, 2: an error happened.
 
     `tether fix -` reads a file on stdin and prints the fixed source on stdout.
     """
     run = _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs)
     from tether import output
+
+    if interactive:
+        _fix_interactively(run)
 
     if run.paths == ("-",):
         result, data = _stdin_result(run, "fix")
@@ -187,6 +191,44 @@ def _provide_helpers_module(settings: Settings, results: Sequence[FileResult]) -
     if written:
         click.echo(f"Wrote helpers module {settings.helpers_module} ({os.path.relpath(written)}).", err=True)
     return True
+
+
+def _fix_interactively(run: Run) -> None:
+    if "-" in run.paths:
+        click.echo("error: --interactive reads the answers from stdin, so it cannot fix '-'", err=True)
+        sys.exit(2)
+    from tether.interactive import run_interactive
+    from tether.report import concise_line
+
+    results = _run_paths(run, "diff")
+    review = run_interactive(results, run.settings)
+    if review.files_written and not _provide_helpers_module(run.settings, results):
+        review.errors.append("the helpers module could not be written")
+    for error in review.errors:
+        click.echo(f"error: {error}", err=True)
+    for path, finding in review.remaining:
+        click.echo(concise_line(path, finding, run.settings.unsafe_fixes, run.settings.style))
+    noun = "hunk" if review.shown == 1 else "hunks"
+    files = review.files_written
+    click.echo(
+        f"Applied {review.accepted} of {review.shown} {noun} in {files} file{'s' if files != 1 else ''}"
+        f" ({len(review.remaining)} finding{'s' if len(review.remaining) != 1 else ''} remaining).",
+        err=True,
+    )
+    if review.errors:
+        sys.exit(2)
+    sys.exit(1 if review.remaining else 0)
+
+
+@main.command()
+def lsp():
+    """Run the language server on stdio (for editors)."""
+    try:
+        from tether.lsp.server import main as serve
+    except ImportError as exc:  # pygls is an optional dependency: tether[lsp]
+        click.echo(f"error: `tether lsp` needs pygls and lsprotocol: pip install 'tether[lsp]' ({exc})", err=True)
+        sys.exit(2)
+    serve()
 
 
 @main.command()

@@ -52,22 +52,77 @@ def unified_diff(old: str, new: str, path: str, context: int = 3) -> str:
 
 @dataclass(frozen=True)
 class Hunk:
-    header: str  # the @@ line
-    lines: tuple[str, ...]
+    """One group of changes with its context, as ``git add -p`` shows it.
+
+    ``old_start:old_end`` (0-based, end exclusive) is the slice of the old lines that
+    ``new_lines`` replaces; hunks of one diff never overlap, so any subset of them can be
+    applied on its own with ``apply_hunks``.
+    """
+
     old_start: int
-    old_count: int
+    old_end: int
+    new_start: int
+    new_end: int
+    new_lines: tuple[str, ...]
+    text: str  # the @@ header and the prefixed lines, ready to print
+
+    @property
+    def added(self) -> tuple[str, ...]:
+        return tuple(line[1:] for line in self.text.splitlines(keepends=True)[1:] if line.startswith("+"))
+
+    @property
+    def removed(self) -> tuple[str, ...]:
+        return tuple(line[1:] for line in self.text.splitlines(keepends=True)[1:] if line.startswith("-"))
 
 
-def split_hunks(old: str, new: str, context: int = 3) -> list[tuple[int, int, list[str]]]:
-    """The changed line ranges as (old_start, old_end, new_lines) groups, for interactive review."""
+def split_hunks(old: str, new: str, context: int = 3) -> list[Hunk]:
+    """The diff from ``old`` to ``new`` as independent hunks, in file order."""
     old_lines = split_lines(old)
     new_lines = split_lines(new)
     matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
-    groups = []
+    hunks = []
     for group in matcher.get_grouped_opcodes(context):
-        first, last = group[0], group[-1]
-        groups.append((first[1], last[2], new_lines[first[3] : last[4]]))
-    return groups
+        i1, i2 = group[0][1], group[-1][2]
+        j1, j2 = group[0][3], group[-1][4]
+        out = [f"@@ -{_range(i1, i2)} +{_range(j1, j2)} @@\n"]
+        for tag, a1, a2, b1, b2 in group:
+            if tag == "equal":
+                out.extend(_prefixed(" ", old_lines[a1:a2]))
+                continue
+            out.extend(_prefixed("-", old_lines[a1:a2]))
+            out.extend(_prefixed("+", new_lines[b1:b2]))
+        hunks.append(Hunk(i1, i2, j1, j2, tuple(new_lines[j1:j2]), "".join(out)))
+    return hunks
+
+
+def _range(start: int, end: int) -> str:
+    """A unified-diff line range: 1-based start and length (an empty range names the line before)."""
+    length = end - start
+    first = start + 1 if length else start
+    return f"{first}" if length == 1 else f"{first},{length}"
+
+
+def _prefixed(prefix: str, lines) -> list[str]:
+    out = []
+    for line in lines:
+        if line.endswith(("\n", "\r")):
+            out.append(prefix + line)
+        else:
+            out.append(prefix + line + "\n" + NO_NEWLINE)
+    return out
+
+
+def apply_hunks(old: str, hunks) -> str:
+    """``old`` with just these hunks (from ``split_hunks(old, ...)``) applied."""
+    old_lines = split_lines(old)
+    out: list[str] = []
+    position = 0
+    for hunk in sorted(hunks, key=lambda h: h.old_start):
+        out.extend(old_lines[position : hunk.old_start])
+        out.extend(hunk.new_lines)
+        position = hunk.old_end
+    out.extend(old_lines[position:])
+    return "".join(out)
 
 
 def render_diff(diff_text: str, console) -> None:

@@ -29,7 +29,7 @@ def emit_check(results: Sequence[FileResult], settings: Settings, fmt: str, text
         from tether.sarif import sarif_document
         import json
 
-        click.echo(json.dumps(sarif_document(with_findings, settings), indent=2))
+        click.echo(json.dumps(sarif_document(results, settings), indent=2, ensure_ascii=False))
         return
     if fmt == "github":
         for result in with_findings:

@@ -106,12 +106,23 @@ def json_record(path: str, finding: Finding, fix: Fix | None, edits: list[dict] 
     }
 
 
+def _escape_data(text: str) -> str:
+    """Workflow-command message escaping (as @actions/core does)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    """Workflow-command property escaping: ``:`` and ``,`` would end the property."""
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def github_line(path: str, finding: Finding) -> str:
-    message = finding.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A GitHub Actions ``::error`` annotation: shown on the line in the pull request's diff."""
+    shown = relative(path)
     return (
-        f"::error title=tether ({finding.code}),file={relative(path)},line={finding.line},"
-        f"col={finding.col},endLine={finding.end_line},endColumn={finding.end_col}::"
-        f"{relative(path)}:{finding.line}:{finding.col}: {finding.code} {message}"
+        f"::error title={_escape_property(f'tether ({finding.code})')},file={_escape_property(shown)},"
+        f"line={finding.line},col={finding.col},endLine={finding.end_line},endColumn={finding.end_col}::"
+        + _escape_data(f"{shown}:{finding.line}:{finding.col}: {finding.code} {finding.message}")
     )
 
 
