@@ -72,8 +72,8 @@ def discover(
         relative = os.path.relpath(absolute, root).replace(os.sep, "/")
         return exclude_spec.match_file(relative + ("/" if is_dir else ""))
 
-    def add(path: str) -> None:
-        key = os.path.realpath(path)
+    def add(path: str, key: str | None = None) -> None:
+        key = os.path.realpath(path) if key is None else key
         if key not in seen:
             seen.add(key)
             files.append(path)
@@ -82,8 +82,8 @@ def discover(
         if os.path.isfile(given):
             add(given)  # a file named explicitly is always checked, like ruff and black
         elif os.path.isdir(given):
-            for path in _walk(given, excluded):
-                add(path)
+            for path, key in _walk(given, excluded):
+                add(path, key)
         elif os.path.lexists(given):
             errors.append(DiscoveryError(given, "not a regular file or directory"))
         else:
@@ -91,7 +91,13 @@ def discover(
     return files, errors
 
 
-def _walk(top: str, excluded) -> Iterator[str]:
+def _walk(top: str, excluded) -> Iterator[tuple[str, str]]:
+    """(path, real path) of the Python files under ``top``.
+
+    The real path (the de-duplication key) is derived from the directory's, resolved once,
+    unless the entry itself is a link: ``os.path.realpath`` on every file was a third of
+    the run time of a clean 9,000-file tree.
+    """
     real_top = os.path.realpath(top)
     ignore_stack: list[tuple[str, object]] = []
     parent_ignores = _parent_gitignores(top)
@@ -114,6 +120,7 @@ def _walk(top: str, excluded) -> Iterator[str]:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
             entries = []
+        real_directory = os.path.realpath(directory) if entries else directory
         for entry in entries:
             path = os.path.join(directory, entry.name)
             if entry.is_symlink() and not _is_within(os.path.realpath(path), real_top):
@@ -128,7 +135,8 @@ def _walk(top: str, excluded) -> Iterator[str]:
                 yield from visit(path)
             elif entry.name.endswith(".py") and entry.is_file():
                 if not excluded(path, False) and not ignored(path, False):
-                    yield path
+                    is_link = entry.is_symlink()
+                    yield path, os.path.realpath(path) if is_link else os.path.join(real_directory, entry.name)
         if pushed:
             ignore_stack.pop()
 

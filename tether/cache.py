@@ -1,0 +1,248 @@
+"""The result cache of ``tether check``: ``.tether_cache/`` under the project root.
+
+A result is keyed by the hash of the file's bytes, the tool's fingerprint (version, Python
+version, the code of tether and its rules) and ``Settings.cache_key()``: the same bytes
+checked by the same tool with the same settings give the same findings, whatever the path
+or the time. The fingerprint and settings pick the cache file; inside it, results are
+stored by content hash.
+
+To avoid even reading unchanged files, the cache also remembers each path's (mtime, size)
+with the content hash it had; a file whose stat still matches is not read at all (the
+same trade as ruff and black). A file changed within the last two seconds is not
+remembered by stat, so an edit in the same clock tick as a run can never be missed.
+
+Everything here is best effort: a missing, unreadable or corrupt cache is an empty cache,
+a cache that cannot be written is skipped silently, and writes are atomic (temporary file
+plus rename) so concurrent runs never see half a file. Only plain data is stored
+(``marshal``), never pickles, so a tampered cache cannot run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
+import time
+from typing import Any
+
+from tether import __version__
+from tether.model import FileResult, Finding, Fix
+
+CACHE_DIR = ".tether_cache"
+FORMAT = 1
+RACY_SECONDS = 2.0
+
+
+def content_digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def tool_fingerprint() -> str:
+    """Version, Python version (ast differs between them) and the code of tether's rules.
+
+    Source stats are included so a development checkout never serves results of older code
+    under an unchanged version number.
+    """
+    import codemods
+    import tether
+
+    parts = [__version__, "%d.%d" % sys.version_info[:2], sys.implementation.name]
+    for package in (tether, codemods):
+        directory = os.path.dirname(os.path.abspath(package.__file__ or ""))
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.endswith(".py"):
+                try:
+                    st = entry.stat()
+                except OSError:
+                    continue
+                parts.append(f"{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def cache_root(project_root: str | None) -> str:
+    return os.path.join(os.path.abspath(project_root or os.getcwd()), CACHE_DIR)
+
+
+# -- plain data <-> results ------------------------------------------------------------------
+
+
+def _finding_to_data(finding: Finding) -> tuple:
+    fixes = tuple((f.applicability, f.title, f.plan, tuple(f.lines), f.style) for f in finding.fixes)
+    return (finding.code, finding.message, finding.line, finding.col, finding.end_line, finding.end_col, fixes)
+
+
+def _finding_from_data(data: Any) -> Finding:
+    code, message, line, col, end_line, end_col, fixes = data
+    return Finding(
+        code,
+        message,
+        line,
+        col,
+        end_line,
+        end_col,
+        tuple(Fix(a, title, plan, (lines[0], lines[1]), style) for a, title, plan, lines, style in fixes),
+    )
+
+
+def result_to_entry(result: FileResult) -> tuple | None:
+    """What the cache keeps of a check result; None when it cannot be kept path-free."""
+    error = result.error
+    if error is not None:
+        if not error.startswith(result.path):
+            return None
+        error = error[len(result.path) :]
+    return (tuple(_finding_to_data(f) for f in result.findings), error)
+
+
+def result_from_entry(path: str, entry: Any) -> FileResult:
+    findings, error = entry
+    return FileResult(
+        path,
+        findings=tuple(_finding_from_data(f) for f in findings),
+        error=None if error is None else path + error,
+    )
+
+
+class ResultCache:
+    """One cache file per (tool fingerprint, settings); load, look up, store, save."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.files: dict[str, tuple[int, int, bytes]] = {}  # abspath -> (mtime_ns, size, digest)
+        self.results: dict[bytes, tuple] = {}  # digest -> entry
+        self.dirty = False
+
+    @classmethod
+    def for_settings(cls, settings) -> "ResultCache":
+        key = hashlib.blake2b(
+            f"{FORMAT}\n{tool_fingerprint()}\n{settings.cache_key()}".encode(), digest_size=12
+        ).hexdigest()
+        cache = cls(os.path.join(cache_root(settings.project_root), f"check-{key}.marshal"))
+        cache.load()
+        return cache
+
+    def load(self) -> None:
+        try:
+            with open(self.path, "rb") as handle:
+                data = marshal.load(handle)
+            files, results = data["files"], data["results"]
+            if data.get("format") != FORMAT or not isinstance(files, dict) or not isinstance(results, dict):
+                return
+        except Exception:  # missing, unreadable or corrupt: an empty cache
+            return
+        self.files = files
+        self.results = results
+
+    # -- look-ups ----------------------------------------------------------------------------
+
+    def by_stat(self, key: str, st: os.stat_result, path: str) -> FileResult | None:
+        """The result for ``path`` (whose absolute path is ``key``) if its stat is unchanged."""
+        known = self.files.get(key)
+        if known is None:
+            return None
+        try:
+            mtime_ns, size, digest = known
+        except (TypeError, ValueError):
+            return None
+        if mtime_ns != st.st_mtime_ns or size != st.st_size:
+            return None
+        return self.by_digest(path, digest)
+
+    def by_digest(self, path: str, digest: bytes) -> FileResult | None:
+        entry = self.results.get(digest)
+        if entry is None:
+            return None
+        try:
+            return result_from_entry(path, entry)
+        except Exception:  # a corrupt entry is a miss
+            return None
+
+    # -- updates -----------------------------------------------------------------------------
+
+    def remember(self, path: str, digest: bytes, st: tuple[int, int] | None, result: FileResult) -> None:
+        if digest not in self.results:
+            entry = result_to_entry(result)
+            if entry is None:
+                return
+            self.results[digest] = entry
+            self.dirty = True
+        self.remember_stat(path, digest, st)
+
+    def remember_stat(self, path: str, digest: bytes, st: tuple[int, int] | None) -> None:
+        if st is None:
+            return
+        mtime_ns, size = st
+        if time.time() - mtime_ns / 1e9 < RACY_SECONDS:
+            self.files.pop(path, None)  # racily clean: look at the bytes next time
+            return
+        if self.files.get(path) != (mtime_ns, size, digest):
+            self.files[path] = (mtime_ns, size, digest)
+            self.dirty = True
+
+    def save(self) -> None:
+        """Write atomically; merge with what a concurrent run (another shard) wrote meanwhile."""
+        if not self.dirty:
+            return
+        try:
+            directory = os.path.dirname(self.path)
+            _ensure_cache_dir(directory)
+            other = ResultCache(self.path)
+            other.load()
+            files = {**other.files, **self.files}
+            live = {entry[2] for entry in files.values() if isinstance(entry, tuple) and len(entry) == 3}
+            live.update(self.results)
+            results = {d: e for d, e in {**other.results, **self.results}.items() if d in live}
+            payload = _dumps({"format": FORMAT, "files": files, "results": results})
+            if payload is None:
+                return
+            fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(payload)
+                os.replace(temporary, self.path)
+            except BaseException:
+                try:
+                    os.unlink(temporary)
+                except OSError:
+                    pass
+                raise
+            self.dirty = False
+        except Exception:  # read-only tree, full disk, ...: run without a cache
+            return
+
+
+def _dumps(data: dict) -> bytes | None:
+    try:
+        return marshal.dumps(data)
+    except ValueError:  # a rule put something that is not plain data in a plan: keep the rest
+        results = {}
+        for digest, entry in data["results"].items():
+            try:
+                marshal.dumps(entry)
+            except ValueError:
+                continue
+            results[digest] = entry
+        data = {**data, "results": results, "files": {p: e for p, e in data["files"].items() if e[2] in results}}
+        try:
+            return marshal.dumps(data)
+        except ValueError:
+            return None
+
+
+def _ensure_cache_dir(directory: str) -> None:
+    if os.path.isdir(directory):
+        return
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, ".gitignore"), "w", encoding="utf-8") as handle:
+        handle.write("# Created by tether automatically.\n*\n")
+    with open(os.path.join(directory, "CACHEDIR.TAG"), "w", encoding="utf-8") as handle:
+        handle.write("Signature: 8a477f597d28d172789f06886806bc55\n# This is tether's result cache.\n")
+
+
+__all__ = ["CACHE_DIR", "ResultCache", "content_digest", "tool_fingerprint"]
