@@ -197,3 +197,9 @@ def test_version_help_and_clean_trees_do_not_import_libcst_rich_or_pygls(tmp_pat
     # a tree with findings is still reported without libcst (rendering is for diff/fix/json)
     (tmp_path / "dangling.py").write_text(DANGLING.format(i=1))
     assert heavy_imports(["check", ".", "--output-format", "concise"], tmp_path) == ""
+
+
+def test_fast_version_answer_matches_the_command_line(cli):
+    proc = run_tether(["--version"])
+    assert proc.returncode == 0
+    assert proc.stdout.decode() == cli(["--version"]).stdout

@@ -22,7 +22,6 @@ import zlib
 from typing import Sequence
 
 from tether.config import Settings
-from tether.engine import build_prefilter, process_loaded, read_path
 from tether.model import FileResult
 
 MIN_FILES_PER_WORKER = 16
@@ -82,8 +81,17 @@ def _init_worker(state: dict) -> None:
     _STATE.update(state)
 
 
+def process_loaded(*args, **kwargs):
+    """tether.engine.process_loaded, imported on first use: a warm run never needs the engine."""
+    from tether.engine import process_loaded as engine_process_loaded
+
+    return engine_process_loaded(*args, **kwargs)
+
+
 def _process_one(path: str) -> tuple[FileResult, bytes | None, tuple[int, int] | None]:
     """(result, content digest when caching, (mtime_ns, size) of the bytes read)."""
+    from tether.engine import read_path
+
     data, failure = read_path(path)
     if data is None:
         return failure, None, None  # type: ignore[return-value]
@@ -143,11 +151,17 @@ def run_files(
         else:
             todo.append(index)
 
+    if todo:
+        from tether.engine import build_prefilter
+
+        prefilter = build_prefilter(settings)
+    else:
+        prefilter = None
     state = {
         "settings": settings,
         "mode": mode,
         "write": write,
-        "prefilter": build_prefilter(settings),
+        "prefilter": prefilter,
         "digest": cache is not None,
         "cache": cache if cache is not None and cache.results else None,
     }
