@@ -11,10 +11,10 @@ What it does, in ONE run on ONE machine (ratios only mean something within a run
 
 1. fetches the corpus with ``../shared/corpus/fetch.sh`` (17 asyncio projects, 9,240
    files, 1.6 million lines; idempotent) or uses ``--corpus DIR``;
-2. makes sure the peers are installed: ``ruff`` and ``flake8-async`` are looked up next to
-   the Python running this script; if missing, a private venv ``bench/.venv`` is created
-   with ``pip install -e . ruff flake8-async`` and the script re-runs itself there. They
-   are never project dependencies;
+2. re-runs itself in a private venv ``bench/.venv`` (created on demand, git-ignored) holding
+   ``ruff``, ``flake8-async`` and tether installed from this checkout as users get it (a
+   regular install, rebuilt every run); they are never project dependencies. ``--here``
+   uses the running Python's tools instead;
 3. measures, alternating the commands within each round and taking the median over rounds:
    ``tether check`` cold (``--no-cache``) and warm (cache filled by a priming run) against
    ``ruff check --select RUF006`` cold (``--no-cache``) and warm; ``tether --version``;
@@ -80,17 +80,24 @@ def tool(name: str) -> str | None:
     return str(candidate) if candidate.exists() else None
 
 
-def ensure_peers() -> None:
-    """Re-run in bench/.venv (created on demand) unless this Python already has the peers."""
-    if all(tool(name) for name in PEERS) and tool("tether"):
+def ensure_peers(args) -> None:
+    """Re-run inside bench/.venv: tether installed from this checkout like a user gets it
+    (a regular, not an editable, install: the editable finder alone costs ~30 ms of start-up)
+    plus ruff and flake8-async. They are never project dependencies. ``--here`` skips this
+    and uses the Python running the script, which must have all three."""
+    if args.here or os.environ.get("TETHER_BENCH_CHILD"):
+        missing = [name for name in (*PEERS, "tether") if not tool(name)]
+        if missing:
+            sys.exit(f"bench: {', '.join(missing)} missing next to {sys.executable}")
         return
     venv = BENCH / ".venv"
     python = venv / "bin" / "python"
-    if os.environ.get("TETHER_BENCH_CHILD"):
-        sys.exit(f"bench: {', '.join(PEERS)} and tether must be installed in {sys.prefix}")
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", str(REPO), *PEERS], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *PEERS], check=True)
+    # the current checkout, freshly built (not editable), every run
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(REPO)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", str(REPO)], check=True)  # its dependencies
     env = {**os.environ, "TETHER_BENCH_CHILD": "1"}
     os.execve(str(python), [str(python), __file__, *sys.argv[1:]], env)
 
@@ -303,9 +310,10 @@ def main() -> None:
     parser.add_argument("--fetch-script", help="path of fetch.sh (default: ../shared/corpus/fetch.sh)")
     parser.add_argument("--sample-every", type=int, default=50, help="libcst sample: every N-th corpus file (default 50)")
     parser.add_argument("--output", default=str(BENCH / "RESULTS.md"))
+    parser.add_argument("--here", action="store_true", help="use this Python's tether, ruff and flake8-async instead of bench/.venv")
     args = parser.parse_args()
 
-    ensure_peers()
+    ensure_peers(args)
     corpus = fetch_corpus(args)
     tether, ruff, flake8_async = tool("tether"), tool("ruff"), tool("flake8-async")
     files = python_files(corpus)

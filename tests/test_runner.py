@@ -124,7 +124,15 @@ def test_corrupt_cache_is_ignored_and_rewritten(tmp_path):
     expected = runner.run_files(files, settings, "check", jobs=1, use_cache=False)
     runner.run_files(files, settings, "check", jobs=1)
     (cache_file,) = (root / ".tether_cache").glob("check-*.marshal")
-    for garbage in (b"", b"\x00garbage", cache_file.read_bytes()[:100]):
+    import marshal
+
+    wrong_shapes = [
+        marshal.dumps({"format": 2, "paths": ["a"], "mtimes": "x", "sizes": [1], "digests": b"0" * 16, "results": {}, "clean": b""}),
+        marshal.dumps({"format": 2, "paths": [str(p) for p in files], "mtimes": [0] * len(files), "sizes": [0] * len(files), "digests": b"", "results": {}, "clean": b""}),
+        marshal.dumps({"format": 2, "paths": [], "mtimes": [], "sizes": [], "digests": b"", "results": {b"0" * 16: ("bad",)}, "clean": b"1"}),
+        marshal.dumps([1, 2, 3]),
+    ]
+    for garbage in (b"", b"\x00garbage", cache_file.read_bytes()[:100], *wrong_shapes):
         cache_file.write_bytes(garbage)
         assert runner.run_files(files, settings, "check", jobs=1) == expected
     assert runner.run_files(files, settings, "check", jobs=1) == expected

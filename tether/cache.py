@@ -116,7 +116,10 @@ class ResultCache:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.files: dict[str, tuple[int, int, bytes]] = {}  # abspath -> (mtime_ns, size, digest)
+        self._files: dict[str, tuple[int, int, bytes]] | None = {}  # abspath -> (mtime_ns, size, digest)
+        # as loaded: (path -> row, mtimes, sizes, digests blob); ``files`` is built from it
+        # only when the index changes, so a warm run never builds 9,000 tuples
+        self._rows: tuple[dict[str, int], list, list, bytes] | None = None
         self.results: dict[bytes, tuple] = {}  # digest -> entry
         self.touched: set[bytes] = set()  # digests this run produced or served
         self.dirty = False
@@ -139,26 +142,42 @@ class ResultCache:
                 return
             paths, mtimes, sizes, digests = data["paths"], data["mtimes"], data["sizes"], data["digests"]
             results, clean = data["results"], data["clean"]
+            if not all(isinstance(v, list) for v in (paths, mtimes, sizes)) or not isinstance(digests, bytes):
+                return
             if not (len(paths) == len(mtimes) == len(sizes) and len(digests) == 16 * len(paths)):
                 return
             if not isinstance(results, dict) or not isinstance(clean, bytes) or len(clean) % 16:
                 return
-            files = {
-                path: (mtime, size, digests[16 * i : 16 * i + 16])
-                for i, (path, mtime, size) in enumerate(zip(paths, mtimes, sizes))
-            }
+            rows = (dict(zip(paths, range(len(paths)))), mtimes, sizes, digests)
             results = dict(results)
             results.update((clean[i : i + 16], CLEAN) for i in range(0, len(clean), 16))
         except Exception:  # missing, unreadable or corrupt: an empty cache
             return
-        self.files = files
+        self._rows = rows
+        self._files = None
         self.results = results
+
+    @property
+    def files(self) -> dict[str, tuple[int, int, bytes]]:
+        if self._files is None:
+            index, mtimes, sizes, digests = self._rows  # type: ignore[misc]
+            self._files = {path: (mtimes[i], sizes[i], digests[16 * i : 16 * i + 16]) for path, i in index.items()}
+        return self._files
+
+    def has_files(self) -> bool:
+        return bool(self._rows[0]) if self._files is None else bool(self._files)  # type: ignore[index]
 
     # -- look-ups ----------------------------------------------------------------------------
 
     def by_stat(self, key: str, st: os.stat_result, path: str) -> FileResult | None:
         """The result for ``path`` (whose absolute path is ``key``) if its stat is unchanged."""
-        known = self.files.get(key)
+        if self._files is None:
+            index, mtimes, sizes, digests = self._rows  # type: ignore[misc]
+            row = index.get(key)
+            if row is None or mtimes[row] != st.st_mtime_ns or sizes[row] != st.st_size:
+                return None
+            return self.by_digest(path, digests[16 * row : 16 * row + 16])
+        known = self._files.get(key)
         if known is None:
             return None
         try:

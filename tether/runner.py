@@ -141,7 +141,7 @@ def run_files(
     todo: list[int] = []
     for index, path in enumerate(files):
         hit = None
-        if cache is not None and cache.files:
+        if cache is not None and cache.has_files():
             try:
                 hit = cache.by_stat(os.path.abspath(path), os.stat(path), path)
             except OSError:
