@@ -211,3 +211,34 @@ def test_fast_version_answer_matches_the_command_line(cli):
     proc = run_tether(["--version"])
     assert proc.returncode == 0
     assert proc.stdout.decode() == cli(["--version"]).stdout
+
+
+def test_progress_bar_only_for_humans_on_a_terminal(monkeypatch):
+    from tether import progress
+
+    class Terminal:
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("TETHER_NO_PROGRESS", raising=False)
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert progress.wanted("full") and progress.wanted("concise") and progress.wanted(None)
+    assert not any(progress.wanted(fmt) for fmt in ("json", "sarif", "github"))
+    monkeypatch.setenv("CI", "true")
+    assert not progress.wanted("full")
+    monkeypatch.delenv("CI")
+    import io
+
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert not progress.wanted("full")  # piped output
+
+
+def test_diff_identical_with_workers(tmp_path):
+    root = make_tree(tmp_path)
+    serial = run_tether(["diff", ".", "--jobs", "1"], cwd=root)
+    parallel = run_tether(["diff", ".", "--jobs", "2"], cwd=root)
+    assert serial.returncode == parallel.returncode == 2  # the broken file
+    assert serial.stdout.count(b"+++ b/") == 12
+    assert parallel.stdout == serial.stdout and parallel.stderr == serial.stderr

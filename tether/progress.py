@@ -35,6 +35,7 @@ class Progress:
         self.started = time.monotonic()
         self._bar = None
         self._task = None
+        self._last = 0.0
 
     def advance(self, count: int) -> None:
         self.done += count
@@ -55,8 +56,10 @@ class Progress:
             )
             self._bar.start()
             self._task = self._bar.add_task("files", total=self.total, completed=self.done)
-        else:
+            self._last = time.monotonic()
+        elif time.monotonic() - self._last >= 0.05:  # rich redraws on its own; spare the lock
             self._bar.update(self._task, completed=self.done)
+            self._last = time.monotonic()
 
     def close(self) -> None:
         if self._bar is not None:
