@@ -25,6 +25,7 @@ SNIPPETS = [
     "@dec(1)\nclass K(B, metaclass=M):\n    def m(self, /, a: int = 1, *args, k, **kw) -> None:\n        nonlocal_ = lambda: (yield)\n",
     "try:\n    pass\nexcept* (E, F) as err:\n    raise\n",
     "with open(a) as f, open(b) as g:  # type: ignore\n    del f.x, g[1:2:3]\n",
+    "def outer():\n    x = 1\n    def inner():\n        nonlocal x\n        x += 1\n        print(x)\n    global y\n    y = x\n    return inner, x\n",
 ]
 
 
@@ -65,3 +66,33 @@ def test_nodes_parents_and_segments_match_the_standard_library(text):
     stride = max(1, len(positioned) // 150)  # get_source_segment re-splits the file per call
     for node in positioned[::stride]:
         assert module.segment(node) == (ast.get_source_segment(text, node) or "")
+
+
+def _reference_own_scope(scope):
+    stack = list(ast.iter_child_nodes(scope))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+@pytest.mark.parametrize("text", _cases())
+def test_scope_walks_and_name_indexes_match_the_plain_definitions(text):
+    from tether.analysis import walk_own_scope
+
+    tree = ast.parse(text)
+    module = ModuleInfo(text, tree)
+    scopes = [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)))]
+    for scope in scopes[:25]:
+        own = list(walk_own_scope(scope))
+        reference = list(_reference_own_scope(scope))
+        assert len(own) == len(reference) and all(a is b for a, b in zip(own, reference))
+        names = {n.id for n in ast.walk(scope) if isinstance(n, ast.Name)} | {"never_used_name"}
+        for name in sorted(names)[:20]:
+            expected = [n for n in ast.walk(scope) if isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Store)]
+            got = module.name_reads(scope, name)
+            assert len(got) == len(expected) and all(a is b for a, b in zip(got, expected))
+            declared = any(isinstance(n, (ast.Global, ast.Nonlocal)) and name in n.names for n in _reference_own_scope(scope))
+            assert module.declared_nonlocal(scope, name) is declared

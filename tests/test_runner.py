@@ -84,7 +84,19 @@ def test_worker_pool_really_runs_and_keeps_input_order(tmp_path):
     parallel = runner.run_files(files, settings, "check", jobs=2, use_cache=False)
     assert [r.path for r in parallel] == files
     assert parallel == serial
-    assert len(files) // runner.MIN_FILES_PER_WORKER >= 2  # so the pool was used above
+    candidates = [(p, Path(p).read_bytes()) for p in files if "create_task" in Path(p).read_text()]
+    assert runner.worker_count(2, candidates) == 2  # so the pool was used above
+
+
+def test_default_worker_count_follows_the_amount_of_source(monkeypatch):
+    monkeypatch.setattr(runner, "default_jobs", lambda: 4)
+    small = [("a.py", b"x" * 1000)] * 10
+    large = [("a.py", b"x" * runner.MIN_BYTES_PER_WORKER)] * 10
+    assert runner.worker_count(None, small) == 1
+    assert runner.worker_count(None, large) == 4
+    assert runner.worker_count(None, large[:2]) == 2
+    assert runner.worker_count(3, small) == 3  # --jobs is obeyed
+    assert runner.worker_count(8, small[:2]) == 2
 
 
 def _forbid_analysis(monkeypatch):

@@ -323,18 +323,25 @@ class ModuleInfo:
     # -- uses of local names -------------------------------------------------------------
 
     def declared_nonlocal(self, function: ast.AST, name: str) -> bool:
-        for node in walk_own_scope(function):
-            if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
-                return True
-        return False
+        cache = self.__dict__.setdefault("_declared", {})
+        declared = cache.get(id(function))
+        if declared is None:  # one walk per function, not one per question
+            declared = cache[id(function)] = frozenset(
+                n for node in walk_own_scope(function) if isinstance(node, (ast.Global, ast.Nonlocal)) for n in node.names
+            )
+        return name in declared
 
     def name_reads(self, scope: ast.AST, name: str) -> list[ast.Name]:
         """Every read or delete of ``name`` in ``scope``, nested functions included."""
-        reads = []
-        for node in self.nodes if scope is self.tree else ast.walk(scope):
-            if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Store):
-                reads.append(node)
-        return reads
+        cache = self.__dict__.setdefault("_name_reads", {})
+        index = cache.get(id(scope))
+        if index is None:  # every name's reads in one walk (ast.walk order), per scope
+            index = cache[id(scope)] = {}
+            Name, Store = ast.Name, ast.Store
+            for node in self.nodes if scope is self.tree else _walk(scope):
+                if isinstance(node, Name) and not isinstance(node.ctx, Store):
+                    index.setdefault(node.id, []).append(node)
+        return list(index.get(name, ()))
 
 
 # Fields that by the ASDL grammar hold identifiers, strings, numbers or constants, never nodes
@@ -403,15 +410,43 @@ def _walk_with_parents(tree: ast.AST) -> tuple[list[ast.AST], dict[int, ast.AST]
     return nodes, parents
 
 
+def _walk(tree: ast.AST) -> list[ast.AST]:
+    """``list(ast.walk(tree))`` (same order), without the generators."""
+    nodes = [tree]
+    index = 0
+    while index < len(nodes):
+        nodes.extend(_children(nodes[index]))
+        index += 1
+    return nodes
+
+
 def walk_own_scope(scope: ast.AST) -> Iterator[ast.AST]:
     """Like ast.walk over ``scope``'s body, not descending into nested functions or classes."""
-    stack = list(ast.iter_child_nodes(scope))
+    stack = _children(scope)
     while stack:
         node = stack.pop()
         yield node
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             continue
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(_children(node))
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """``list(ast.iter_child_nodes(node))``, without the generators."""
+    kind = type(node)
+    fields = _CHILD_FIELDS.get(kind)
+    if fields is None:
+        leaves = _LEAF_FIELDS.get(kind.__name__, ())
+        fields = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f not in leaves)
+    AST = ast.AST
+    children = []
+    for name in fields:
+        value = getattr(node, name, None)
+        if isinstance(value, AST):
+            children.append(value)
+        elif isinstance(value, list):
+            children.extend(item for item in value if isinstance(item, AST))
+    return children
 
 
 def parse_module(text: str, filename: str) -> ast.Module:
