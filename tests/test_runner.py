@@ -254,3 +254,16 @@ def test_diff_identical_with_workers(tmp_path):
     assert serial.returncode == parallel.returncode == 2  # the broken file
     assert serial.stdout.count(b"+++ b/") == 12
     assert parallel.stdout == serial.stdout and parallel.stderr == serial.stderr
+
+
+def test_fix_in_workers_writes_the_same_files(tmp_path):
+    (tmp_path / "serial").mkdir()
+    (tmp_path / "parallel").mkdir()
+    trees = [make_tree(tmp_path / name) for name in ("serial", "parallel")]
+    for root, jobs in zip(trees, ("1", "2")):
+        proc = run_tether(["fix", ".", "--jobs", jobs], cwd=root)
+        assert proc.returncode == 2  # the broken file
+    serial = {p.relative_to(trees[0]): p.read_bytes() for p in sorted(trees[0].rglob("*.py"))}
+    parallel = {p.relative_to(trees[1]): p.read_bytes() for p in sorted(trees[1].rglob("*.py"))}
+    assert parallel == serial
+    assert sum(b"_keep_task(" in data for data in serial.values()) == 12

@@ -42,6 +42,10 @@ class Rule:
         return Prefilter([self])(data)
 
     def check(self, module: ModuleInfo, settings: "Settings") -> Iterable[Finding]:
+        """Findings for ``module``. They must depend only on the source and on the settings
+        in ``Settings.cache_key()`` (not on the file's path or other files): the result
+        cache is keyed by content, so the same bytes anywhere get the same findings. Use
+        ``module.nodes`` (``ast.walk`` order, computed once) rather than a new walk."""
         raise NotImplementedError
 
     def render(self, fix: Fix, ctx: "RenderContext") -> list["Edit"]:
