@@ -19,11 +19,9 @@ plus rename) so concurrent runs never see half a file. Only plain data is stored
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import sys
-import tempfile
 import time
 from typing import Any
 
@@ -37,8 +35,14 @@ RACY_SECONDS = 2.0
 STALE_DAYS = 30
 
 
+try:  # the builtin module: ``hashlib`` would load OpenSSL first (~10 ms per run)
+    from _blake2 import blake2b as _blake2b
+except ImportError:  # pragma: no cover - other Python implementations
+    from hashlib import blake2b as _blake2b
+
+
 def content_digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
+    return _blake2b(data, digest_size=16).digest()
 
 
 def tool_fingerprint() -> str:
@@ -64,7 +68,7 @@ def tool_fingerprint() -> str:
                 except OSError:
                     continue
                 parts.append(f"{entry.name}:{st.st_size}:{st.st_mtime_ns}")
-    return hashlib.blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
+    return _blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
 
 
 def cache_root(project_root: str | None) -> str:
@@ -126,9 +130,7 @@ class ResultCache:
 
     @classmethod
     def for_settings(cls, settings) -> "ResultCache":
-        key = hashlib.blake2b(
-            f"{FORMAT}\n{tool_fingerprint()}\n{settings.cache_key()}".encode(), digest_size=12
-        ).hexdigest()
+        key = _blake2b(f"{FORMAT}\n{tool_fingerprint()}\n{settings.cache_key()}".encode(), digest_size=12).hexdigest()
         cache = cls(os.path.join(cache_root(settings.project_root), f"check-{key}.marshal"))
         cache.load()
         return cache
@@ -240,6 +242,8 @@ class ResultCache:
             payload = _dumps(files, results)
             if payload is None:
                 return
+            import tempfile
+
             fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)
             try:
                 with os.fdopen(fd, "wb") as handle:
