@@ -114,20 +114,18 @@ def run_files(
     results: list[FileResult | None] = [None] * len(files)
     cache = None
     if use_cache and mode == "check" and files:
-        from tether.cache import ResultCache
+        from tether.cache import ResultCache, path_key
 
         cache = ResultCache.for_settings(settings)
     use_stat = cache is not None and cache.has_files()
     reporter = _progress(progress, len(files), 0)
     prefilter = None
     candidates: list[tuple[int, bytes, bytes | None, tuple[int, int] | None]] = []
+    by_stat = cache.hits_by_stat(list(files)) if use_stat else None  # type: ignore[union-attr]
     try:
         for index, path in enumerate(files):
-            if use_stat:
-                try:
-                    hit = cache.by_stat(os.path.abspath(path), os.stat(path), path)  # type: ignore[union-attr]
-                except OSError:
-                    hit = None
+            if by_stat is not None:
+                hit = by_stat[index]
                 if hit is not None:
                     results[index] = hit
                     reporter.advance(1)
@@ -147,13 +145,13 @@ def run_files(
                 hit = cache.by_digest(path, digest)
                 if hit is not None:
                     results[index] = hit
-                    cache.remember_stat(os.path.abspath(path), digest, stat)
+                    cache.remember_stat(path_key(path), digest, stat)
                     reporter.advance(1)
                     continue
             if not passes_prefilter(data, prefilter):
                 results[index] = clean = FileResult(path)  # what process_data answers
                 if cache is not None:
-                    cache.remember(os.path.abspath(path), digest, stat, clean)  # type: ignore[arg-type]
+                    cache.remember(path_key(path), digest, stat, clean)  # type: ignore[arg-type]
                 reporter.advance(1)
                 continue
             candidates.append((index, data, digest, stat))
@@ -163,7 +161,7 @@ def run_files(
             for (index, _, digest, stat), result in zip(candidates, _execute(work, state, jobs, reporter)):
                 results[index] = result
                 if cache is not None:
-                    cache.remember(os.path.abspath(files[index]), digest, stat, result)  # type: ignore[arg-type]
+                    cache.remember(path_key(files[index]), digest, stat, result)  # type: ignore[arg-type]
     finally:
         reporter.close()
     if cache is not None:
