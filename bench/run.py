@@ -192,7 +192,8 @@ def lsp_latency(text: str, rounds: int) -> tuple[float, str]:
     didOpen, then didChange and wait for publishDiagnostics), so the number includes the
     transport and any debounce. Without it, it times the work the server does on a change:
     ``engine.check_text`` on the changed text, in a warm process. Set
-    ``TETHER_BENCH_LSP=engine`` to force the second way.
+    ``TETHER_BENCH_LSP=engine`` to force the second way, or ``TETHER_BENCH_LSP_COMMAND`` to
+    the command line of another server to drive.
     """
     if os.environ.get("TETHER_BENCH_LSP") != "engine" and _has_lsp():
         try:
@@ -202,8 +203,15 @@ def lsp_latency(text: str, rounds: int) -> tuple[float, str]:
     return _engine_latency(text, rounds), "engine `check_text` on the changed text (no `tether lsp` on this branch)"
 
 
+def _lsp_command() -> list[str]:
+    custom = os.environ.get("TETHER_BENCH_LSP_COMMAND")
+    return custom.split() if custom else [tool("tether") or "tether", "lsp"]
+
+
 def _has_lsp() -> bool:
-    proc = subprocess.run([tool("tether") or "tether", "lsp", "--help"], capture_output=True)
+    if os.environ.get("TETHER_BENCH_LSP_COMMAND"):
+        return True
+    proc = subprocess.run([*_lsp_command(), "--help"], capture_output=True)
     return proc.returncode == 0
 
 
@@ -225,7 +233,7 @@ def _engine_latency(text: str, rounds: int) -> float:
 def _real_lsp_latency(text: str, rounds: int) -> float:
     import json
 
-    proc = subprocess.Popen([tool("tether") or "tether", "lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(_lsp_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdin and proc.stdout
 
     def send(message: dict) -> None:
