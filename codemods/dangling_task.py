@@ -98,7 +98,7 @@ class DanglingTask(Rule):
     KEEP_TITLE = "Keep a strong reference with `_keep_task(...)`"
 
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
-        for node in ast.walk(module.tree):
+        for node in module.nodes:  # ast.walk(module.tree) order, computed once per module
             if not isinstance(node, ast.Call):
                 continue
             kind = module.spawn_kind(node)

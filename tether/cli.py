@@ -28,6 +28,7 @@ class Run:
     stdin_filename: str | None
     jobs: int | None
     no_cache: bool
+    shard: tuple[int, int] | None = None
 
 
 def _common_options(func):
@@ -42,13 +43,25 @@ def _common_options(func):
         click.option("--stdin-filename", help="Name of the file read from '-' (for settings and messages)."),
         click.option("--no-cache", is_flag=True, help="Do not read or write the .tether_cache/ result cache."),
         click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: number of cores)."),
+        click.option("--shard", callback=_shard_option, metavar="K/N", help="Only the K-th of N deterministic parts of the file list (for CI matrices)."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs) -> Run:
+def _shard_option(ctx, param, value):
+    if value is None:
+        return None
+    from tether.runner import parse_shard
+
+    try:
+        return parse_shard(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).split(": ", 1)[-1]) from None
+
+
+def _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs, shard=None) -> Run:
     paths = tuple(paths) or (".",)
     try:
         overrides = {
@@ -63,7 +76,7 @@ def _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, 
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    return Run(settings, paths, stdin_filename, jobs, no_cache)
+    return Run(settings, paths, stdin_filename, jobs, no_cache, shard)
 
 
 def _stdin_result(run: Run, mode: str) -> tuple[FileResult, bytes]:
@@ -75,13 +88,25 @@ def _stdin_result(run: Run, mode: str) -> tuple[FileResult, bytes]:
     return result, data
 
 
-def _run_paths(run: Run, mode: str, write: bool = False) -> list[FileResult]:
+def _run_paths(run: Run, mode: str, write: bool = False, output_format: str | None = None) -> list[FileResult]:
     from tether.discovery import discover
-    from tether.runner import run_files
+    from tether.progress import wanted
+    from tether.runner import run_files, select_shard
 
     files, problems = discover(run.paths, run.settings.exclude, run.settings.project_root)
+    files = select_shard(files, run.shard, run.settings.project_root)
     results = [FileResult(p.path, error=f"{p.path}: {p.message}") for p in problems]
-    results.extend(run_files(files, run.settings, mode, write=write, jobs=run.jobs, use_cache=not run.no_cache))
+    results.extend(
+        run_files(
+            files,
+            run.settings,
+            mode,
+            write=write,
+            jobs=run.jobs,
+            use_cache=not run.no_cache,
+            progress=wanted(output_format),
+        )
+    )
     return results
 
 
@@ -101,15 +126,15 @@ def main() -> None:
 @main.command()
 @_common_options
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="full", show_default=True)
-def check(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs, output_format):
+def check(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs, shard, output_format):
     """Report findings. Exit 0: none, 1: findings, 2: an error happened."""
-    run = _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs)
+    run = _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs, shard)
     if run.paths == ("-",):
         result, data = _stdin_result(run, "check")
         results = [result]
         texts = {result.path: data}
     else:
-        results = _run_paths(run, "check")
+        results = _run_paths(run, "check", output_format=output_format)
         texts = {}
     had_error = _print_errors(results)
     from tether import output
@@ -122,9 +147,9 @@ def check(paths, select, ignore, target_version, config_file, unsafe_fixes, styl
 
 @main.command()
 @_common_options
-def diff(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs):
+def diff(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs, shard):
     """Show the fixes as a unified diff without changing any file. Exit 0: no change, 1: changes, 2: error."""
-    run = _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs)
+    run = _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs, shard)
     if run.paths == ("-",):
         results = [_stdin_result(run, "diff")[0]]
     else:
@@ -142,12 +167,12 @@ def diff(paths, select, ignore, target_version, config_file, unsafe_fixes, style
 @main.command()
 @_common_options
 @click.option("--interactive", "-i", is_flag=True, help="Show each hunk and ask y/n/a/q before applying it, like `git add -p`.")
-def fix(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs, interactive):
+def fix(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs, shard, interactive):
     """Apply the fixes in place. Exit 0: all fixed, 1: findings remain, 2: an error happened.
 
     `tether fix -` reads a file on stdin and prints the fixed source on stdout.
     """
-    run = _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs)
+    run = _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs, shard)
     from tether import output
 
     if interactive:

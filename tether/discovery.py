@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 ALWAYS_SKIPPED_DIRS = {
     ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", ".mypy_cache",
@@ -72,8 +72,8 @@ def discover(
         relative = os.path.relpath(absolute, root).replace(os.sep, "/")
         return exclude_spec.match_file(relative + ("/" if is_dir else ""))
 
-    def add(path: str) -> None:
-        key = os.path.realpath(path)
+    def add(path: str, key: str | None = None) -> None:
+        key = os.path.realpath(path) if key is None else key
         if key not in seen:
             seen.add(key)
             files.append(path)
@@ -82,8 +82,8 @@ def discover(
         if os.path.isfile(given):
             add(given)  # a file named explicitly is always checked, like ruff and black
         elif os.path.isdir(given):
-            for path in _walk(given, excluded):
-                add(path)
+            for path, key in _walk(given, excluded if exclude_spec is not None else None):
+                add(path, key)
         elif os.path.lexists(given):
             errors.append(DiscoveryError(given, "not a regular file or directory"))
         else:
@@ -91,7 +91,16 @@ def discover(
     return files, errors
 
 
-def _walk(top: str, excluded) -> Iterator[str]:
+def _walk(top: str, excluded) -> list[tuple[str, str]]:
+    """(path, real path) of the Python files under ``top``, in sorted depth-first order.
+
+    ``excluded`` is None when no ``exclude`` patterns are configured. Plain recursion that
+    appends to one list: nested generators cost a resumption per level for every file.
+
+    The real path (the de-duplication key) is derived from the parent's, so only ``top``
+    and links are resolved: ``os.path.realpath`` on every file was a third of the run
+    time of a clean 9,000-file tree.
+    """
     real_top = os.path.realpath(top)
     ignore_stack: list[tuple[str, object]] = []
     parent_ignores = _parent_gitignores(top)
@@ -105,34 +114,51 @@ def _walk(top: str, excluded) -> Iterator[str]:
                     return True
         return False
 
-    def visit(directory: str) -> Iterator[str]:
-        spec = _read_gitignore(directory)
-        pushed = spec is not None
-        if pushed:
-            ignore_stack.append((os.path.abspath(directory), spec))
+    found: list[tuple[str, str]] = []
+    append = found.append
+
+    def visit(directory: str, real_directory: str) -> None:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
             entries = []
+        # only open a .gitignore that the listing shows: an open() that fails in each of
+        # thousands of directories is measurable
+        spec = _read_gitignore(directory) if any(e.name == ".gitignore" for e in entries) else None
+        pushed = spec is not None
+        if pushed:
+            ignore_stack.append((os.path.abspath(directory), spec))
+        # os.path.join, inlined: an entry name is never absolute
+        prefix = directory if directory.endswith(("/", os.sep)) else directory + os.sep
+        real_prefix = real_directory if real_directory.endswith(("/", os.sep)) else real_directory + os.sep
         for entry in entries:
-            path = os.path.join(directory, entry.name)
-            if entry.is_symlink() and not _is_within(os.path.realpath(path), real_top):
-                continue
+            name = entry.name
+            path = prefix + name
+            if entry.is_symlink():
+                real_path = os.path.realpath(path)
+                if not _is_within(real_path, real_top):
+                    continue
+            else:
+                real_path = real_prefix + name
             try:
                 is_dir = entry.is_dir()
             except OSError:
                 continue
             if is_dir:
-                if entry.name in ALWAYS_SKIPPED_DIRS or excluded(path, True) or ignored(path, True):
+                if name in ALWAYS_SKIPPED_DIRS:
                     continue
-                yield from visit(path)
-            elif entry.name.endswith(".py") and entry.is_file():
-                if not excluded(path, False) and not ignored(path, False):
-                    yield path
+                if excluded is not None and excluded(path, True) or ignore_stack and ignored(path, True):
+                    continue
+                visit(path, real_path)
+            elif name.endswith(".py") and entry.is_file():
+                if excluded is not None and excluded(path, False) or ignore_stack and ignored(path, False):
+                    continue
+                append((path, real_path))
         if pushed:
             ignore_stack.pop()
 
-    yield from visit(top)
+    visit(top, real_top)
+    return found
 
 
 def _parent_gitignores(top: str) -> list[tuple[str, object]]:

@@ -10,11 +10,13 @@ and the run reports an error: a codemod must never write code it has not checked
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 from tether.analysis import ModuleInfo, parse_module
 from tether.config import Settings
 from tether.model import FileResult, Finding
+from tether.prefilter import Prefilter, contains_token
 from tether.source import SourceError, SourceFile, decode_bytes, read_source, write_source
 
 MAX_PASSES = 4
@@ -28,14 +30,39 @@ def enabled_rules(settings: Settings):
 
 
 def trigger_tokens(settings: Settings, rules=None) -> tuple[bytes, ...]:
+    """Every trigger name of the enabled rules plus the configured spawners' last components."""
     rules = enabled_rules(settings) if rules is None else rules
     tokens = {token for rule in rules for token in rule.triggers}
     tokens.update(name.rsplit(".", 1)[-1].encode() for name in settings.extra_spawners)
     return tuple(sorted(tokens))
 
 
-def passes_prefilter(data: bytes, tokens: Sequence[bytes]) -> bool:
-    return any(token in data for token in tokens)
+def build_prefilter(settings: Settings, rules=None) -> "Prefilter":
+    """The byte prefilter of a run: a file that it rejects cannot hold a finding."""
+    rules = enabled_rules(settings) if rules is None else rules
+    return Prefilter(rules, settings.extra_spawners)
+
+
+def passes_prefilter(data: bytes, tokens) -> bool:
+    """Whether ``data`` may hold a finding; ``tokens`` is a Prefilter or trigger names."""
+    if isinstance(tokens, Prefilter):
+        return tokens(data)
+    return any(contains_token(data, token) for token in tokens)
+
+
+def rule_may_fire(rule, text, settings: Settings) -> bool:
+    """The per-rule prefilter on decoded text (used when another rule let the file through)."""
+    if settings.extra_spawners or not rule.triggers:
+        return True
+    if not any(contains_token(text, token.decode("utf-8")) for token in rule.triggers):
+        return False
+    pattern = getattr(rule, "trigger_pattern", None)
+    return pattern is None or _compiled(pattern).search(text.encode("utf-8", "surrogatepass")) is not None
+
+
+@lru_cache(maxsize=None)
+def _compiled(pattern: bytes):
+    return re.compile(pattern)
 
 
 def is_suppressed(finding: Finding, lines: Sequence[str]) -> bool:
@@ -57,7 +84,7 @@ def analyse(text: str, path: str, settings: Settings, rules=None) -> tuple[Modul
     module = ModuleInfo(text, tree, settings.extra_spawners)
     findings: list[Finding] = []
     for rule in rules:
-        if rule.triggers and not any(t.decode() in text for t in rule.triggers) and not settings.extra_spawners:
+        if not rule_may_fire(rule, text, settings):
             continue
         findings.extend(rule.check(module, settings))
     if findings and "noqa" in text.lower():
@@ -174,8 +201,12 @@ def render_one_fix(text: str, path: str, settings: Settings, finding: Finding, f
 
 
 def process_data(data: bytes, path: str, settings: Settings, mode: str, tokens=None) -> tuple[FileResult, SourceFile | None]:
-    """Run ``mode`` ("check", "diff" or "fix") on raw bytes; never raises for bad input."""
-    tokens = trigger_tokens(settings) if tokens is None else tokens
+    """Run ``mode`` ("check", "diff" or "fix") on raw bytes; never raises for bad input.
+
+    ``tokens`` is the run's prefilter (``build_prefilter``), built once per run by callers
+    that process many files; trigger names as bytes are accepted too.
+    """
+    tokens = build_prefilter(settings) if tokens is None else tokens
     if not passes_prefilter(data, tokens):
         return FileResult(path), None
     try:
@@ -205,15 +236,27 @@ def _with_encoding(result: FileResult, source: SourceFile) -> FileResult:
     return replace(result, encoding=source.encoding)
 
 
-def process_path(path: str, settings: Settings, mode: str, tokens=None, write: bool = False) -> FileResult:
-    """Read, process and (for ``fix`` with ``write``) atomically rewrite one file."""
+def read_path(path: str) -> tuple[bytes | None, FileResult | None]:
+    """The file's bytes, or a FileResult carrying the one-line error."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read(), None
     except IsADirectoryError:
-        return FileResult(path, error=f"{path}: is a directory, expected a Python file")
+        return None, FileResult(path, error=f"{path}: is a directory, expected a Python file")
     except OSError as exc:
-        return FileResult(path, error=f"{path}: cannot read: {exc.strerror or exc}")
+        return None, FileResult(path, error=f"{path}: cannot read: {exc.strerror or exc}")
+
+
+def process_path(path: str, settings: Settings, mode: str, tokens=None, write: bool = False) -> FileResult:
+    """Read, process and (for ``fix`` with ``write``) atomically rewrite one file."""
+    data, failure = read_path(path)
+    if data is None:
+        return failure  # type: ignore[return-value]
+    return process_loaded(path, data, settings, mode, tokens, write)
+
+
+def process_loaded(path: str, data: bytes, settings: Settings, mode: str, tokens=None, write: bool = False) -> FileResult:
+    """``process_path`` for bytes already read from ``path``."""
     result, source = process_data(data, path, settings, mode, tokens)
     if write and source is not None and result.new_text is not None and result.new_text != result.old_text:
         try:
@@ -227,12 +270,16 @@ def process_path(path: str, settings: Settings, mode: str, tokens=None, write: b
 
 __all__ = [
     "analyse",
+    "build_prefilter",
     "check_text",
     "enabled_rules",
     "fix_text",
     "is_suppressed",
     "process_data",
+    "passes_prefilter",
+    "process_loaded",
     "process_path",
+    "read_path",
     "read_source",
     "trigger_tokens",
 ]

@@ -6,8 +6,6 @@ fix with applicability and edits, url) so tooling that already reads ruff reads 
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
 from typing import Iterable, Sequence
 
@@ -76,6 +74,8 @@ def fix_edits(old: str, new: str) -> list[dict]:
     old_lines = split_lines(old)
     new_lines = split_lines(new)
     edits = []
+    import difflib  # only for JSON edits
+
     matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
@@ -127,4 +127,6 @@ def github_line(path: str, finding: Finding) -> str:
 
 
 def dump_json(records: Iterable[dict]) -> str:
+    import json
+
     return json.dumps(list(records), indent=2, ensure_ascii=False)

@@ -27,10 +27,25 @@ class Rule:
     code: str = ""
     name: str = ""
     summary: str = ""  # one line, shown by `tether rules`
-    # The rule can only fire on files whose bytes contain one of these: the byte prefilter.
+    # The byte prefilter (tether/prefilter.py): the rule can only fire on files that contain
+    # one of these names as a whole identifier (``create_task`` does not match
+    # ``async_create_task``). No triggers: the rule may fire on any file.
     triggers: Sequence[bytes] = ()
+    # Optional stricter test, a bytes regex that a file holding a trigger must also match
+    # (e.g. ``rb"\bgather\s*\("``); it only runs on files that passed ``triggers``.
+    trigger_pattern: bytes | None = None
+
+    def may_fire_on(self, data: bytes) -> bool:
+        """The rule's own prefilter on raw bytes (False: the file cannot hold a finding)."""
+        from tether.prefilter import Prefilter
+
+        return Prefilter([self])(data)
 
     def check(self, module: ModuleInfo, settings: "Settings") -> Iterable[Finding]:
+        """Findings for ``module``. They must depend only on the source and on the settings
+        in ``Settings.cache_key()`` (not on the file's path or other files): the result
+        cache is keyed by content, so the same bytes anywhere get the same findings. Use
+        ``module.nodes`` (``ast.walk`` order, computed once) rather than a new walk."""
         raise NotImplementedError
 
     def render(self, fix: Fix, ctx: "RenderContext") -> list["Edit"]:

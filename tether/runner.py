@@ -1,16 +1,99 @@
-"""Running the engine over many files.
+"""Running the engine over many files: cache, worker processes, shards, progress.
 
 Results come back in the order of the input file list whatever the number of workers, so
-output is deterministic and identical for any ``--jobs``.
+output is deterministic and identical for any ``--jobs``, with or without the cache.
+
+Shape of a run (SPEC section 6):
+1. ``check`` only: files whose (mtime, size) or content hash is known to the cache get
+   their stored result without being parsed (``tether.cache``);
+2. the parent reads the others and runs the byte prefilter (a fast C search: ~0.2 s for
+   56 MB); a rejected file is clean without being decoded;
+3. the files that passed, with their bytes, are cut into chunks for worker processes
+   (``--jobs``, default: the cores this process may use, but only as many as the amount of
+   source to parse justifies, see ``worker_count``). Workers are forked from a parent that
+   has not imported libcst, so they import it only if they render a fix (``diff``/``fix``).
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import zlib
 from typing import Sequence
 
 from tether.config import Settings
-from tether.engine import process_path, trigger_tokens
 from tether.model import FileResult
+
+MIN_BYTES_PER_WORKER = 384 * 1024  # ~0.1 s of parsing: about what starting a worker costs
+MAX_CHUNK = 8
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N) with 1 <= K <= N; ValueError with a one-line message otherwise."""
+    try:
+        k_text, n_text = value.split("/")
+        k, n = int(k_text), int(n_text)
+    except ValueError:
+        raise ValueError(f"--shard: expected K/N such as 2/8, got {value!r}") from None
+    if not 1 <= k <= n:
+        raise ValueError(f"--shard: K must be between 1 and N, got {value!r}")
+    return k, n
+
+
+def shard_of(path: str, root: str | None, count: int) -> int:
+    """The 1-based shard of ``path``: a stable hash of its path relative to the project root.
+
+    Hashing (rather than slicing the sorted list) keeps every other file in its shard when
+    files are added or removed, and gives the same split on every machine and OS.
+    """
+    absolute = os.path.abspath(path)
+    base = os.path.abspath(root or os.getcwd())
+    try:
+        relative = os.path.relpath(absolute, base)
+    except ValueError:  # another drive on Windows
+        relative = absolute
+    key = relative.replace(os.sep, "/").encode("utf-8", "surrogateescape")
+    return zlib.crc32(key) % count + 1
+
+
+def select_shard(files: Sequence[str], shard: tuple[int, int] | None, root: str | None) -> list[str]:
+    """The files of shard K of N (all files when ``shard`` is None), in their given order."""
+    if shard is None:
+        return list(files)
+    k, n = shard
+    return [path for path in files if shard_of(path, root, n) == k]
+
+
+# -- worker side --------------------------------------------------------------------------------
+
+_STATE: dict = {}
+
+
+def _init_worker(state: dict) -> None:
+    _STATE.clear()
+    _STATE.update(state)
+
+
+def process_loaded(*args, **kwargs):
+    """tether.engine.process_loaded, imported on first use: a warm run never needs the engine."""
+    from tether.engine import process_loaded as engine_process_loaded
+
+    return engine_process_loaded(*args, **kwargs)
+
+
+def _process_chunk(items: Sequence[tuple[str, bytes]]) -> list[FileResult]:
+    settings, mode, prefilter, write = _STATE["settings"], _STATE["mode"], _STATE["prefilter"], _STATE["write"]
+    return [process_loaded(path, data, settings, mode, prefilter, write) for path, data in items]
+
+
+# -- parent side --------------------------------------------------------------------------------
 
 
 def run_files(
@@ -20,6 +103,134 @@ def run_files(
     write: bool = False,
     jobs: int | None = None,
     use_cache: bool = True,
+    progress: bool = False,
 ) -> list[FileResult]:
-    tokens = trigger_tokens(settings)
-    return [process_path(path, settings, mode, tokens, write=write) for path in files]
+    """Process ``files`` (mode "check", "diff" or "fix"); results in the order of ``files``.
+
+    The parent answers what it can cheaply: cache hits by stat or content hash, unreadable
+    files, and files the byte prefilter rejects (90-98% of a real tree). Only the rest, the
+    files that must be parsed, go to workers, with their bytes.
+    """
+    results: list[FileResult | None] = [None] * len(files)
+    cache = None
+    if use_cache and mode == "check" and files:
+        from tether.cache import ResultCache, path_key
+
+        cache = ResultCache.for_settings(settings)
+    use_stat = cache is not None and cache.has_files()
+    reporter = _progress(progress, len(files), 0)
+    prefilter = None
+    candidates: list[tuple[int, bytes, bytes | None, tuple[int, int] | None]] = []
+    by_stat = cache.hits_by_stat(list(files)) if use_stat else None  # type: ignore[union-attr]
+    try:
+        for index, path in enumerate(files):
+            if by_stat is not None:
+                hit = by_stat[index]
+                if hit is not None:
+                    results[index] = hit
+                    reporter.advance(1)
+                    continue
+            if prefilter is None:
+                from tether.engine import build_prefilter, passes_prefilter, read_path
+
+                prefilter = build_prefilter(settings)
+            data, failure = read_path(path)
+            if data is None:
+                results[index] = failure
+                reporter.advance(1)
+                continue
+            digest = stat = None
+            if cache is not None:
+                digest, stat = _identity(path, data)
+                hit = cache.by_digest(path, digest)
+                if hit is not None:
+                    results[index] = hit
+                    cache.remember_stat(path_key(path), digest, stat)
+                    reporter.advance(1)
+                    continue
+            if not passes_prefilter(data, prefilter):
+                results[index] = clean = FileResult(path)  # what process_data answers
+                if cache is not None:
+                    cache.remember(path_key(path), digest, stat, clean)  # type: ignore[arg-type]
+                reporter.advance(1)
+                continue
+            candidates.append((index, data, digest, stat))
+        if candidates:
+            state = {"settings": settings, "mode": mode, "write": write, "prefilter": prefilter}
+            work = [(files[index], data) for index, data, _, _ in candidates]
+            for (index, _, digest, stat), result in zip(candidates, _execute(work, state, jobs, reporter)):
+                results[index] = result
+                if cache is not None:
+                    cache.remember(path_key(files[index]), digest, stat, result)  # type: ignore[arg-type]
+    finally:
+        reporter.close()
+    if cache is not None:
+        cache.save()
+    return results  # type: ignore[return-value]
+
+
+def _identity(path: str, data: bytes) -> tuple[bytes, tuple[int, int] | None]:
+    """Content digest, and (mtime_ns, size) when the file on disk still has this size."""
+    from tether.cache import content_digest
+
+    try:
+        st = os.stat(path)
+        stat = (st.st_mtime_ns, st.st_size) if st.st_size == len(data) else None
+    except OSError:
+        stat = None
+    return content_digest(data), stat
+
+
+def worker_count(jobs: int | None, work: Sequence[tuple[str, bytes]]) -> int:
+    """How many processes to use for ``work`` (files that passed the prefilter).
+
+    ``--jobs N`` is obeyed (never more workers than files). By default, the cores, but one
+    worker per ``MIN_BYTES_PER_WORKER`` of source: below that, starting a process costs
+    more than it saves.
+    """
+    if jobs is not None:
+        return max(1, min(jobs, len(work)))
+    size = sum(len(data) for _, data in work)
+    return max(1, min(default_jobs(), len(work), size // MIN_BYTES_PER_WORKER))
+
+
+def _execute(work: list[tuple[str, bytes]], state: dict, jobs: int | None, reporter):
+    """Yield one FileResult per (path, bytes) of ``work``, in order, from workers or in-process."""
+    workers = worker_count(jobs, work)
+    if workers <= 1:
+        _init_worker(state)
+        for item in work:
+            (result,) = _process_chunk([item])
+            reporter.advance(1)
+            yield result
+        return
+    chunk = max(1, min(MAX_CHUNK, len(work) // (workers * 4)))
+    chunks = [work[i : i + chunk] for i in range(0, len(work), chunk)]
+    import multiprocessing
+
+    # fork: workers start at once and inherit the parent's imports (libcst is not among them)
+    method = "fork" if sys.platform.startswith("linux") else None
+    context = multiprocessing.get_context(method)
+    with context.Pool(workers, initializer=_init_worker, initargs=(state,)) as pool:
+        for results in pool.imap(_process_chunk, chunks):
+            reporter.advance(len(results))
+            yield from results
+
+
+def _progress(enabled: bool, total: int, done: int):
+    if not enabled:
+        return _NoProgress()
+    from tether.progress import Progress
+
+    return Progress(total, done)
+
+
+class _NoProgress:
+    def advance(self, count: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+__all__ = ["default_jobs", "parse_shard", "run_files", "select_shard", "shard_of"]

@@ -10,12 +10,10 @@ directory that takes the original's mode before it atomically replaces it.
 from __future__ import annotations
 
 import codecs
-import hashlib
 import io
 import os
 import re
 import stat
-import tempfile
 import tokenize
 from dataclasses import dataclass
 
@@ -30,6 +28,12 @@ def split_lines(text: str) -> list[str]:
     ordinary whitespace, which would shift every line number after them.
     """
     return _LINE.findall(text)
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib  # here, not at import: loading OpenSSL costs every run ~10 ms
+
+    return hashlib.sha256(data).hexdigest()
 
 
 class SourceError(Exception):
@@ -81,7 +85,7 @@ def decode_bytes(data: bytes, path: str) -> SourceFile:
         text=text,
         encoding=encoding,
         newline=detect_newline(text),
-        digest=hashlib.sha256(data).hexdigest(),
+        digest=_sha256(data),
     )
 
 
@@ -118,7 +122,7 @@ def write_source(source: SourceFile, new_text: str) -> None:
             current = handle.read()
     except OSError as exc:
         raise SourceError(f"{path}: cannot re-read before writing: {exc.strerror or exc}") from None
-    if hashlib.sha256(current).hexdigest() != source.digest:
+    if _sha256(current) != source.digest:
         raise SourceError(f"{path}: changed on disk while tether was working; skipped, run again")
     real_path = os.path.realpath(path)
     try:
@@ -129,6 +133,8 @@ def write_source(source: SourceFile, new_text: str) -> None:
         raise SourceError(f"{path}: file is read-only; not modified")
     directory = os.path.dirname(real_path) or "."
     try:
+        import tempfile  # writes only: not paid by check runs
+
         fd, temp_path = tempfile.mkstemp(prefix=".tether-", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise SourceError(f"{path}: cannot write in {directory}: {exc.strerror or exc}") from None

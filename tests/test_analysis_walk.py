@@ -1,0 +1,100 @@
+"""ModuleInfo's one-pass walk and cached segments must equal the standard library's answers.
+
+They replace ``ast.walk``, the parent map built from ``ast.iter_child_nodes`` and
+``ast.get_source_segment`` for speed; rules rely on the exact order and text.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tether.analysis import ModuleInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted(
+    [*ROOT.glob("tether/*.py"), *ROOT.glob("codemods/*.py"), *ROOT.glob("fixtures/**/*.py"), *ROOT.glob("tests/*.py")]
+)
+SNIPPETS = [
+    "import asyncio, os.path as p\nfrom a.b import (c as d, e)\nglobal g\n",
+    "x = 'é' + f'{y!r:>{w}}'\r\nasync def f():\r\n    t = asyncio.create_task(\r\n        g())\r\n",
+    "a = 1\rb = [i async for i in x if i]\r\n\x0cc = {**d}\n",
+    "match p:\n    case {'k': v, **rest}: pass\n    case C(x, y=z) | [*s] as q: pass\n",
+    "@dec(1)\nclass K(B, metaclass=M):\n    def m(self, /, a: int = 1, *args, k, **kw) -> None:\n        nonlocal_ = lambda: (yield)\n",
+    "try:\n    pass\nexcept* (E, F) as err:\n    raise\n",
+    "with open(a) as f, open(b) as g:  # type: ignore\n    del f.x, g[1:2:3]\n",
+    "type Alias[T] = list[T]\ndef f[T: int, *Ts, **P](x: T) -> T:\n    return x\nclass C[T]:\n    pass\n",
+    "def outer():\n    x = 1\n    def inner():\n        nonlocal x\n        x += 1\n        print(x)\n    global y\n    y = x\n    return inner, x\n",
+]
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except SyntaxError:  # deliberately broken fixtures, grammar newer than this Python
+        return False
+    return True
+
+
+def _cases():
+    for path in SOURCES:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:  # the latin-1 fixture: covered by the snippets
+            continue
+        if _parses(text):
+            yield pytest.param(text, id=str(path.relative_to(ROOT)))
+    for index, snippet in enumerate(SNIPPETS):
+        if _parses(snippet):  # the PEP 695 one only where the grammar has it (3.12+)
+            yield pytest.param(snippet, id=f"snippet{index}")
+
+
+@pytest.mark.parametrize("text", _cases())
+def test_nodes_parents_and_segments_match_the_standard_library(text):
+    tree = ast.parse(text)
+    module = ModuleInfo(text, tree)
+    reference = list(ast.walk(tree))
+    assert len(module.nodes) == len(reference)
+    assert all(a is b for a, b in zip(module.nodes, reference))
+    parents = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[id(child)] = node
+    assert module.parents.keys() == parents.keys()
+    assert all(module.parents[k] is v for k, v in parents.items())
+    positioned = [node for node in reference if hasattr(node, "end_col_offset")]
+    stride = max(1, len(positioned) // 150)  # get_source_segment re-splits the file per call
+    for node in positioned[::stride]:
+        assert module.segment(node) == (ast.get_source_segment(text, node) or "")
+
+
+def _reference_own_scope(scope):
+    stack = list(ast.iter_child_nodes(scope))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+@pytest.mark.parametrize("text", _cases())
+def test_scope_walks_and_name_indexes_match_the_plain_definitions(text):
+    from tether.analysis import walk_own_scope
+
+    tree = ast.parse(text)
+    module = ModuleInfo(text, tree)
+    scopes = [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)))]
+    for scope in scopes[:25]:
+        own = list(walk_own_scope(scope))
+        reference = list(_reference_own_scope(scope))
+        assert len(own) == len(reference) and all(a is b for a, b in zip(own, reference))
+        names = {n.id for n in ast.walk(scope) if isinstance(n, ast.Name)} | {"never_used_name"}
+        for name in sorted(names)[:20]:
+            expected = [n for n in ast.walk(scope) if isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Store)]
+            got = module.name_reads(scope, name)
+            assert len(got) == len(expected) and all(a is b for a, b in zip(got, expected))
+            declared = any(isinstance(n, (ast.Global, ast.Nonlocal)) and name in n.names for n in _reference_own_scope(scope))
+            assert module.declared_nonlocal(scope, name) is declared
