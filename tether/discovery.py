@@ -82,8 +82,10 @@ def discover(
         if os.path.isfile(given):
             add(given)  # a file named explicitly is always checked, like ruff and black
         elif os.path.isdir(given):
-            for path in _walk(given, excluded):
+            for path in _walk(given, excluded, errors):
                 add(path)
+        elif os.path.islink(given):
+            errors.append(DiscoveryError(given, "broken symbolic link"))
         elif os.path.lexists(given):
             errors.append(DiscoveryError(given, "not a regular file or directory"))
         else:
@@ -91,8 +93,13 @@ def discover(
     return files, errors
 
 
-def _walk(top: str, excluded) -> Iterator[str]:
+def _walk(top: str, excluded, errors: list[DiscoveryError]) -> Iterator[str]:
+    """Python files under ``top``; unreadable directories are reported in ``errors``.
+
+    Each real directory is visited once, so a symlink back up the tree cannot loop.
+    """
     real_top = os.path.realpath(top)
+    visited: set[str] = set()
     ignore_stack: list[tuple[str, object]] = []
     parent_ignores = _parent_gitignores(top)
     ignore_stack.extend(parent_ignores)
@@ -106,13 +113,18 @@ def _walk(top: str, excluded) -> Iterator[str]:
         return False
 
     def visit(directory: str) -> Iterator[str]:
+        real = os.path.realpath(directory)
+        if real in visited:
+            return
+        visited.add(real)
         spec = _read_gitignore(directory)
         pushed = spec is not None
         if pushed:
             ignore_stack.append((os.path.abspath(directory), spec))
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            errors.append(DiscoveryError(directory, f"cannot read directory: {exc.strerror or exc}"))
             entries = []
         for entry in entries:
             path = os.path.join(directory, entry.name)

@@ -125,7 +125,9 @@ def write_source(source: SourceFile, new_text: str) -> None:
         mode = stat.S_IMODE(os.stat(real_path).st_mode)
     except OSError as exc:
         raise SourceError(f"{path}: cannot stat: {exc.strerror or exc}") from None
-    if not os.access(real_path, os.W_OK):
+    # Write bits, not just os.access: root may write anything, but a file somebody made
+    # read-only says "do not change me" whoever runs the tool.
+    if not os.access(real_path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         raise SourceError(f"{path}: file is read-only; not modified")
     directory = os.path.dirname(real_path) or "."
     try:
