@@ -6,9 +6,12 @@ runs the same properties for as long as you like.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 from fuzzing import asyncio_programs, assert_invariants, hypothesmith_programs, program_is_valid, with_snippet
+
+pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")  # generated code: "perhaps you missed a comma?"
 
 COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
 
