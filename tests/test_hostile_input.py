@@ -354,6 +354,19 @@ def test_read_only_file_reported_untouched_and_run_continues(cli, project):
         read_only.chmod(0o644)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can create files owned by someone else")
+def test_owner_and_mode_are_kept(cli, project):
+    path = project / "theirs.py"
+    path.write_bytes(GOOD)
+    os.chown(path, 1234, 2345)
+    path.chmod(0o751)
+    result = run(cli, project, "fix", "theirs.py")
+    assert result.exit_code == 0, result.output
+    assert FIXED_CALL in path.read_bytes()
+    status = path.stat()
+    assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (1234, 2345, 0o751)
+
+
 def test_file_changed_between_read_and_write_is_skipped(cli, project, monkeypatch):
     path = project / "racy.py"
     path.write_bytes(GOOD)
