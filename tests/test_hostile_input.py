@@ -369,6 +369,30 @@ def test_owner_and_mode_are_kept(cli, project):
     assert (status.st_uid, status.st_gid, stat.S_IMODE(status.st_mode)) == (1234, 2345, 0o751)
 
 
+def test_read_only_file_system(project):
+    """A real read-only bind mount, in a private mount namespace (needs root: unshare -m)."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs root and unshare for a private read-only bind mount; simulated below")
+    path = project / "m.py"
+    path.write_bytes(GOOD)
+    script = (
+        f"mount --bind {project} {project} && mount -o remount,bind,ro {project} && "
+        f"exec {sys.executable} -m tether fix --no-cache m.py"
+    )
+    completed = subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=project, capture_output=True, text=True)
+    if "mount:" in completed.stderr or "unshare:" in completed.stderr:
+        pytest.skip(f"no private mounts here: {completed.stderr.strip()}")
+    assert completed.returncode == 2, completed.stderr
+    errors = [line for line in completed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "m.py" in errors[0] and "read-only" in errors[0], completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert path.read_bytes() == GOOD
+
+
 def test_file_changed_between_read_and_write_is_skipped(cli, project, monkeypatch):
     path = project / "racy.py"
     path.write_bytes(GOOD)
