@@ -28,6 +28,10 @@ Then it asserts, and prints a verdict for each:
 * every unchanged file is byte-identical to the corpus original;
 * the diff, applied with ``patch``, gives exactly the files ``fix`` wrote.
 
+tether runs with the interpreter running this script (``python -m tether``): run it from a
+Python 3.13 environment to parse every file of the corpus (measured: the whole corpus, 9,240
+files, takes about 6.5 minutes that way with TET101 alone; the CI subset about 1.5 minutes).
+
 It works with whatever rules are registered (tether/registry.py). Exit status 0 when all
 assertions hold, 1 otherwise; ``--json FILE`` writes the counts for other tools
 (tests/test_corpus.py uses it).
