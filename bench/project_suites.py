@@ -67,6 +67,13 @@ PROJECTS = {
         pytest_args=("-p", "no:cacheprovider"),
         why="structured-concurrency library on asyncio: task groups, cancel scopes, process pools",
     ),
+    "discord_py": Project(
+        sdist="discord.py==2.7.1",
+        install=("-e", "{src}[test]"),
+        package_dirs=("discord",),
+        pytest_args=("-p", "no:cacheprovider"),
+        why="Discord client: nine fire-and-forget create_task calls (timeouts, voice, webhooks)",
+    ),
 }
 
 VARIANTS = {
