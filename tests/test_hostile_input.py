@@ -71,6 +71,38 @@ def test_undecodable_bytes_reported_and_untouched_others_fixed(cli, project):
     assert FIXED_CALL in good.read_bytes()
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"# -*- coding: no-such-codec -*-\nimport asyncio\nasyncio.create_task(g())\n", id="unknown-codec"),
+        pytest.param(b"\xef\xbb\xbf# coding: latin-1\nimport asyncio\nasyncio.create_task(g())\n", id="bom-with-latin1-cookie"),
+        pytest.param(b"# coding: ascii\nimport asyncio\nx = '\xc3\xa9'\nasyncio.create_task(g())\n", id="non-ascii-in-ascii"),
+    ],
+)
+def test_bad_encodings_are_one_line(cli, project, data):
+    path = project / "enc.py"
+    path.write_bytes(data)
+    for command in ("check", "fix"):
+        result = run(cli, project, command, "enc.py")
+        assert result.exit_code == 2, result.output
+        (line,) = assert_clean_errors(result, 1)
+        assert "enc.py" in line and "cannot decode" in line
+    assert path.read_bytes() == data
+
+
+def test_utf16_file_is_left_alone(cli, project):
+    """The byte prefilter sees no trigger name in UTF-16 (every other byte is NUL), so the file
+    is never decoded: Python cannot run it either, so it holds no task to orphan. Untouched."""
+    path = project / "wide.py"
+    data = "import asyncio\nasyncio.create_task(g())\n".encode("utf-16")
+    path.write_bytes(data)
+    for command in ("check", "fix"):
+        result = run(cli, project, command, "wide.py")
+        assert result.exit_code == 0, result.output
+        assert_clean_errors(result, 0)
+    assert path.read_bytes() == data
+
+
 def test_bom_is_kept(cli, project):
     path = project / "bom.py"
     path.write_bytes(b"\xef\xbb\xbf" + GOOD)
