@@ -20,8 +20,11 @@ For each project (a pinned release whose own test suite runs offline):
 Everything lives in ``--work`` (default ``~/.cache/tether-project-suites``); downloads and
 environments are reused by later runs. tether itself runs with this interpreter
 (``python -m tether``), so run the script with the environment tether is installed in.
-Exit status: 0 when no variant has a confirmed regression, 1 otherwise. Not part of CI: the two
-suites take several minutes each per run, and they need PyPI for the first set-up.
+Exit status: 0 when no variant has a confirmed regression (or tether crash), 1 otherwise. Not
+part of CI: uvicorn and anyio take 3-5 minutes per run (four runs each), and the first set-up
+needs PyPI. Baseline failures that come from this sandbox (anyio's tests that resolve
+"localhost" over IPv6, discord.py's tests that open a .gitignore missing from its sdist) are
+the same before and after and do not count.
 """
 
 from __future__ import annotations
