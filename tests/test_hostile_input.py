@@ -176,6 +176,7 @@ def test_form_feed_that_libcst_would_drop_blocks_the_fix(cli, project):
     result = run(cli, project, "fix", "ff.py")
     assert result.exit_code == 1  # the finding remains
     assert "ff.py:4:5: TET101" in result.stdout
+    assert "not fixed: libcst would not reproduce this statement byte for byte" in result.stdout
     assert path.read_bytes() == source
 
 

@@ -109,6 +109,7 @@ def fix_text(text: str, path: str, settings: Settings) -> FileResult:
     original_findings = tuple(findings)
     current = text
     applied: list[Finding] = []
+    failed: list = []  # (finding, reason) from the last rendering pass, positions in ``current``
     for _ in range(MAX_PASSES):
         planned = []
         for finding in findings:
@@ -118,6 +119,7 @@ def fix_text(text: str, path: str, settings: Settings) -> FileResult:
         if not planned:
             break
         result = render_fixes(module, planned, settings)
+        failed = result.failed
         if not result.applied:
             break
         try:
@@ -148,7 +150,20 @@ def fix_text(text: str, path: str, settings: Settings) -> FileResult:
         new_text=current,
         applied=tuple(applied),
         remaining=tuple(findings),
+        not_fixed=_not_fixed(findings, failed),
     )
+
+
+def _not_fixed(remaining, failed) -> tuple:
+    """Reasons for the remaining findings whose fix the renderer declined (so that a "[*]
+    fixable" finding left after ``tether fix`` comes with its explanation)."""
+    keys = {(f.code, f.line, f.col) for f in remaining}
+    reasons = {}
+    for finding, reason in failed:
+        key = (finding.code, finding.line, finding.col)
+        if key in keys:
+            reasons.setdefault(key, reason)
+    return tuple(reasons.items())
 
 
 def render_one_fix(text: str, path: str, settings: Settings, finding: Finding, fix) -> str | None:

@@ -74,3 +74,5 @@ class FileResult:
     encoding: str | None = None
     applied: tuple[Finding, ...] = ()
     remaining: tuple[Finding, ...] = ()
+    # why a remaining finding's fix could not be applied: ((code, line, col), reason) pairs
+    not_fixed: tuple[tuple[tuple[str, int, int], str], ...] = ()
