@@ -155,6 +155,8 @@ class DanglingTask(Rule):
         function = module.enclosing_function(call)
         if function is None:
             return None  # module or class level: a global keeps the reference
+        if _reads_every_local(function):
+            return None
         for name in names:
             if module.declared_nonlocal(function, name) or module.name_reads(function, name):
                 return None
@@ -167,7 +169,7 @@ class DanglingTask(Rule):
             return None
         name = func.value.id
         function = module.enclosing_function(call)
-        if function is None or module.declared_nonlocal(function, name):
+        if function is None or module.declared_nonlocal(function, name) or _reads_every_local(function):
             return None
         if not _is_local_empty_container(module, function, name):
             return None
@@ -410,6 +412,21 @@ def _bind(small, name: str):
     from tether.render import FixNotApplicable
 
     raise FixNotApplicable("the companion task's statement has an unusual layout")
+
+
+_ALL_LOCALS_READERS = frozenset({"locals", "vars", "eval", "exec"})
+
+
+def _reads_every_local(function: ast.AST) -> bool:
+    """``locals()``, ``vars()``, ``eval`` or ``exec`` in ``function`` can read any local
+    without naming it (``return locals()`` hands every task on), so no local is "unused"."""
+    from tether.analysis import walk_own_scope
+
+    for node in walk_own_scope(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _ALL_LOCALS_READERS:
+            if node.func.id != "vars" or not node.args:
+                return True
+    return False
 
 
 def _is_local_empty_container(module: ModuleInfo, function: ast.AST, name: str) -> bool:

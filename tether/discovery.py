@@ -82,8 +82,10 @@ def discover(
         if os.path.isfile(given):
             add(given)  # a file named explicitly is always checked, like ruff and black
         elif os.path.isdir(given):
-            for path, key in _walk(given, excluded if exclude_spec is not None else None):
+            for path, key in _walk(given, excluded if exclude_spec is not None else None, errors):
                 add(path, key)
+        elif os.path.islink(given):
+            errors.append(DiscoveryError(given, "broken symbolic link"))
         elif os.path.lexists(given):
             errors.append(DiscoveryError(given, "not a regular file or directory"))
         else:
@@ -91,8 +93,11 @@ def discover(
     return files, errors
 
 
-def _walk(top: str, excluded) -> list[tuple[str, str]]:
+def _walk(top: str, excluded, errors: list[DiscoveryError]) -> list[tuple[str, str]]:
     """(path, real path) of the Python files under ``top``, in sorted depth-first order.
+
+    Unreadable directories are reported in ``errors``. Each real directory is visited once,
+    so a symlink back up the tree cannot loop.
 
     ``excluded`` is None when no ``exclude`` patterns are configured. Plain recursion that
     appends to one list: nested generators cost a resumption per level for every file.
@@ -102,6 +107,7 @@ def _walk(top: str, excluded) -> list[tuple[str, str]]:
     time of a clean 9,000-file tree.
     """
     real_top = os.path.realpath(top)
+    visited: set[str] = set()
     ignore_stack: list[tuple[str, object]] = []
     parent_ignores = _parent_gitignores(top)
     ignore_stack.extend(parent_ignores)
@@ -118,9 +124,13 @@ def _walk(top: str, excluded) -> list[tuple[str, str]]:
     append = found.append
 
     def visit(directory: str, real_directory: str) -> None:
+        if real_directory in visited:
+            return
+        visited.add(real_directory)
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            errors.append(DiscoveryError(directory, f"cannot read directory: {exc.strerror or exc}"))
             entries = []
         # only open a .gitignore that the listing shows: an open() that fails in each of
         # thousands of directories is measurable

@@ -116,7 +116,7 @@ def check_text(text: str, path: str, settings: Settings) -> FileResult:
         _, findings = analyse(text, path, settings)
     except SyntaxError as exc:
         return FileResult(path, error=syntax_error_message(path, exc))
-    except RecursionError:
+    except (RecursionError, MemoryError):  # the parser's own stack limits, e.g. 50,000 nested "-"
         return FileResult(path, error=f"{path}:1:1: cannot parse: too deeply nested")
     return FileResult(path, findings=tuple(findings))
 
@@ -131,12 +131,13 @@ def fix_text(text: str, path: str, settings: Settings) -> FileResult:
         module, findings = analyse(text, path, settings, rules)
     except SyntaxError as exc:
         return FileResult(path, error=syntax_error_message(path, exc))
-    except RecursionError:
+    except (RecursionError, MemoryError):  # the parser's own stack limits, e.g. 50,000 nested "-"
         return FileResult(path, error=f"{path}:1:1: cannot parse: too deeply nested")
     original_findings = tuple(findings)
     current = text
     applied: list[Finding] = []
     helper_imports: list[str] = []
+    failed: list = []  # (finding, reason) from the last rendering pass, positions in ``current``
     for _ in range(MAX_PASSES):
         planned = []
         for finding in findings:
@@ -146,6 +147,7 @@ def fix_text(text: str, path: str, settings: Settings) -> FileResult:
         if not planned:
             break
         result = render_fixes(module, planned, settings)
+        failed = result.failed
         if not result.applied:
             break
         try:
@@ -178,7 +180,20 @@ def fix_text(text: str, path: str, settings: Settings) -> FileResult:
         applied=tuple(applied),
         remaining=tuple(findings),
         helper_imports=tuple(helper_imports),
+        not_fixed=_not_fixed(findings, failed),
     )
+
+
+def _not_fixed(remaining, failed) -> tuple:
+    """Reasons for the remaining findings whose fix the renderer declined (so that a "[*]
+    fixable" finding left after ``tether fix`` comes with its explanation)."""
+    keys = {(f.code, f.line, f.col) for f in remaining}
+    reasons = {}
+    for finding, reason in failed:
+        key = (finding.code, finding.line, finding.col)
+        if key in keys:
+            reasons.setdefault(key, reason)
+    return tuple(reasons.items())
 
 
 def render_one_fix(text: str, path: str, settings: Settings, finding: Finding, fix) -> str | None:
@@ -200,12 +215,43 @@ def render_one_fix(text: str, path: str, settings: Settings, finding: Finding, f
     return result.text
 
 
+def internal_error(path: str, exc: BaseException) -> FileResult:
+    """A one-line report for a bug in tether itself, naming where it happened.
+
+    One file hitting a bug must not end the run (the other files are still checked and fixed)
+    nor print a traceback; the file is left untouched and the message asks for a report.
+    """
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    for frame in reversed(frames):
+        if "tether" in frame.filename or "codemods" in frame.filename:
+            where = f" at {frame.filename.rsplit('/', 2)[-2]}/{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+            break
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    return FileResult(
+        path,
+        error=f"{path}: internal error: {exc.__class__.__name__}: {detail}{where}; file left untouched, please report it",
+    )
+
+
 def process_data(data: bytes, path: str, settings: Settings, mode: str, tokens=None) -> tuple[FileResult, SourceFile | None]:
     """Run ``mode`` ("check", "diff" or "fix") on raw bytes; never raises for bad input.
 
     ``tokens`` is the run's prefilter (``build_prefilter``), built once per run by callers
-    that process many files; trigger names as bytes are accepted too.
+    that process many files; trigger names as bytes are accepted too. An unexpected exception
+    (a bug in a rule or the renderer) becomes an "internal error" result for this file alone.
     """
+    try:
+        return _process_data(data, path, settings, mode, tokens)
+    except RecursionError:  # ast coped, a later recursive stage (libcst rendering) did not
+        return FileResult(path, error=f"{path}: too deeply nested to rewrite; file left untouched"), None
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        return internal_error(path, exc), None
+
+
+def _process_data(data: bytes, path: str, settings: Settings, mode: str, tokens=None) -> tuple[FileResult, SourceFile | None]:
     tokens = build_prefilter(settings) if tokens is None else tokens
     if not passes_prefilter(data, tokens):
         return FileResult(path), None

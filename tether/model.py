@@ -76,3 +76,5 @@ class FileResult:
     remaining: tuple[Finding, ...] = ()
     # helper kinds the new text imports from ``helpers-module`` (``tether fix`` provides them)
     helper_imports: tuple[str, ...] = ()
+    # why a remaining finding's fix could not be applied: ((code, line, col), reason) pairs
+    not_fixed: tuple[tuple[tuple[str, int, int], str], ...] = ()

@@ -118,6 +118,9 @@ def emit_fix_summary(results: Sequence[FileResult], settings: Settings, dry_run:
     if not dry_run:
         for result, finding in remaining:
             click.echo(report.concise_line(result.path, finding, settings.unsafe_fixes, settings.style))
+            reason = dict(result.not_fixed).get((finding.code, finding.line, finding.col))
+            if reason:
+                click.echo(f"  = not fixed: {reason}")
     verb = "Would fix" if dry_run else "Fixed"
     noun = "finding" if applied == 1 else "findings"
     message = f"{verb} {applied} {noun} in {files} file{'s' if files != 1 else ''}"

@@ -311,6 +311,10 @@ def _render_region(snippet: str, first: int, members, ctx: RenderContext):
         tree = cst.parse_module(snippet, config=ctx.config)
     except cst.ParserSyntaxError as exc:
         return snippet, [], [(m[0].finding, f"libcst cannot parse this statement: {exc.message}") for m in members]
+    if tree.code != snippet:
+        # libcst drops some bytes it considers whitespace (a form feed opening a statement's
+        # line); rewriting would silently change lines the fix never meant to touch.
+        return snippet, [], [(m[0].finding, "libcst would not reproduce this statement byte for byte (a form feed opening a line?); fix it by hand") for m in members]
     wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
     node_keys = {(e.kind, e.line - offset, e.col) for _, edits, _ in members for e in edits if isinstance(e, NodeEdit)}
     block_keys = {(e.line - offset, e.col) for _, edits, _ in members for e in edits if isinstance(e, BlockEdit)}

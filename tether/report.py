@@ -57,6 +57,9 @@ def full_block(path: str, finding: Finding, lines: Sequence[str], unsafe_fixes: 
 def summary(results: Sequence[FileResult], unsafe_fixes: bool, style: str) -> str:
     findings = [f for r in results for f in r.findings]
     if not findings:
+        errors = sum(1 for r in results if r.error)
+        if errors:  # "All checks passed!" would be a lie about the files that were not checked
+            return f"No findings, but {errors} {'file' if errors == 1 else 'files'} could not be checked (see the errors above)."
         return "All checks passed!"
     fixable = sum(1 for f in findings if f.choose_fix(unsafe_fixes, style))
     hidden = sum(1 for f in findings if not f.choose_fix(unsafe_fixes, style) and f.choose_fix(True, style))

@@ -126,10 +126,13 @@ def write_source(source: SourceFile, new_text: str) -> None:
         raise SourceError(f"{path}: changed on disk while tether was working; skipped, run again")
     real_path = os.path.realpath(path)
     try:
-        mode = stat.S_IMODE(os.stat(real_path).st_mode)
+        status = os.stat(real_path)
+        mode = stat.S_IMODE(status.st_mode)
     except OSError as exc:
         raise SourceError(f"{path}: cannot stat: {exc.strerror or exc}") from None
-    if not os.access(real_path, os.W_OK):
+    # Write bits, not just os.access: root may write anything, but a file somebody made
+    # read-only says "do not change me" whoever runs the tool.
+    if not os.access(real_path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         raise SourceError(f"{path}: file is read-only; not modified")
     directory = os.path.dirname(real_path) or "."
     try:
@@ -144,6 +147,8 @@ def write_source(source: SourceFile, new_text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp_path, mode)
+        if (status.st_uid, status.st_gid) != (os.geteuid(), os.getegid()):
+            _keep_owner(temp_path, status)
         os.replace(temp_path, real_path)
     except OSError as exc:
         try:
@@ -151,3 +156,12 @@ def write_source(source: SourceFile, new_text: str) -> None:
         except OSError:
             pass
         raise SourceError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _keep_owner(temp_path: str, status: os.stat_result) -> None:
+    """Give the replacement the original's owner (possible as root, e.g. a fix run with sudo
+    or in a container); otherwise the file would silently change hands."""
+    try:
+        os.chown(temp_path, status.st_uid, status.st_gid)
+    except OSError:
+        pass  # an ordinary user cannot give files away; the file becomes theirs, as with any editor
