@@ -84,7 +84,7 @@ def test_pre_commit_hooks_are_well_formed():
         import tomllib
 
         scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-        assert scripts["tether"] == "tether.cli:main"  # `tether` is what pip installs into the hook env
+        assert scripts["tether"].startswith("tether.")  # `tether` is what pip installs into the hook env
 
 
 @pytest.mark.parametrize("hook_id, exit_code, changed", [("tether-check", 1, False), ("tether-fix", 0, True)])
