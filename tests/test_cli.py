@@ -168,3 +168,19 @@ def test_noqa_suppresses_only_the_named_code(tmp_path):
     proc = run_tether(["check", "--output-format", "concise", "."], cwd=tmp_path)
     assert b"a.py:5:5: TET101" in proc.stdout
     assert b"b.py" not in proc.stdout
+
+
+def test_file_with_syntax_newer_than_the_running_python_says_so(tmp_path):
+    import sys
+
+    newer = b"import asyncio\n\ntype Pair = tuple[int, int]\n\n\nasync def main():\n    asyncio.create_task(main())\n"
+    broken = b"import asyncio\ndef f(:\n    asyncio.create_task(x())\n"
+    _tree(tmp_path, {"newer.py": newer, "broken.py": broken})
+    proc = run_tether(["check", "."], cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = {line.split(":", 2)[1].strip(): line for line in proc.stderr.decode().splitlines() if line.startswith("error:")}
+    if sys.version_info >= (3, 12):  # PEP 695 is this interpreter's own syntax: analysed normally
+        assert "newer.py" not in lines and b"newer.py:7:5: TET101" in proc.stdout
+    else:
+        assert "syntax newer than Python" in lines["newer.py"]
+    assert "syntax newer than Python" not in lines["broken.py"]

@@ -82,8 +82,9 @@ def discover(
         if os.path.isfile(given):
             add(given)  # a file named explicitly is always checked, like ruff and black
         elif os.path.isdir(given):
+            strip = len(given.rstrip("/" + os.sep)) + 1 if given in (".", "./") else 0
             for path, key in _walk(given, excluded if exclude_spec is not None else None, errors):
-                add(path, key)
+                add(path[strip:] if strip else path, key)  # "app.py", not "./app.py", as ruff prints
         elif os.path.islink(given):
             errors.append(DiscoveryError(given, "broken symbolic link"))
         elif os.path.lexists(given):

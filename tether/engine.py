@@ -10,6 +10,7 @@ and the run reports an error: a codemod must never write code it has not checked
 from __future__ import annotations
 
 import re
+import sys
 from functools import lru_cache
 from typing import Iterable, Sequence
 
@@ -104,18 +105,37 @@ def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
     return unique
 
 
-def syntax_error_message(path: str, exc: SyntaxError) -> str:
+def syntax_error_message(path: str, exc: SyntaxError, text: str | None = None) -> str:
     line = exc.lineno or 1
     col = exc.offset or 1
     message = (exc.msg or str(exc)).splitlines()[0] if (exc.msg or str(exc)) else "invalid syntax"
+    if text is not None and _is_newer_syntax(text):
+        running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        message += f" (the file uses syntax newer than Python {running}, which runs tether: run tether with a newer Python)"
     return f"{path}:{line}:{col}: cannot parse: {message}"
+
+
+def _is_newer_syntax(text: str) -> bool:
+    """Whether libcst, whose grammar runs ahead of this interpreter's, accepts ``text``.
+
+    Only asked on the error path, so the libcst import is paid only for such files.
+    """
+    if sys.version_info >= (3, 14):
+        return False
+    try:
+        import libcst
+
+        libcst.parse_module(text)
+    except Exception:  # noqa: BLE001 - any failure means "not valid in a newer Python either"
+        return False
+    return True
 
 
 def check_text(text: str, path: str, settings: Settings) -> FileResult:
     try:
         _, findings = analyse(text, path, settings)
     except SyntaxError as exc:
-        return FileResult(path, error=syntax_error_message(path, exc))
+        return FileResult(path, error=syntax_error_message(path, exc, text))
     except (RecursionError, MemoryError):  # the parser's own stack limits, e.g. 50,000 nested "-"
         return FileResult(path, error=f"{path}:1:1: cannot parse: too deeply nested")
     return FileResult(path, findings=tuple(findings))
@@ -130,7 +150,7 @@ def fix_text(text: str, path: str, settings: Settings) -> FileResult:
     try:
         module, findings = analyse(text, path, settings, rules)
     except SyntaxError as exc:
-        return FileResult(path, error=syntax_error_message(path, exc))
+        return FileResult(path, error=syntax_error_message(path, exc, text))
     except (RecursionError, MemoryError):  # the parser's own stack limits, e.g. 50,000 nested "-"
         return FileResult(path, error=f"{path}:1:1: cannot parse: too deeply nested")
     original_findings = tuple(findings)
