@@ -67,7 +67,7 @@ from typing import Iterator
 from codemods._pending import fresh_source
 from tether.analysis import ModuleInfo, walk_own_scope
 from tether.model import SAFE, UNSAFE, Finding, Fix
-from tether.rule import Rule
+from tether.rule import Rule, lazy_codemod_command
 
 NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -361,11 +361,4 @@ def _is_none(expr: ast.AST) -> bool:
 
 RULE = AsCompletedLeavesPending()
 
-
-def __getattr__(name: str):
-    """``python -m libcst.tool codemod as_completed_leaves_pending.AsCompletedLeavesPendingCommand``."""
-    if name == "AsCompletedLeavesPendingCommand":
-        from codemods._command import command_for
-
-        return command_for(RULE, "AsCompletedLeavesPendingCommand")
-    raise AttributeError(name)
+__getattr__ = lazy_codemod_command(RULE, "AsCompletedLeavesPendingCommand")  # python -m libcst.tool codemod support

@@ -83,7 +83,7 @@ from tether.companions import (
     starts_things,
 )
 from tether.model import SAFE, UNSAFE, Finding, Fix
-from tether.rule import Rule
+from tether.rule import Rule, lazy_codemod_command
 
 # Keyword arguments TaskGroup.create_task accepts as well (3.11+).
 TASK_GROUP_KEYWORDS = frozenset({"name", "context"})
@@ -453,11 +453,4 @@ def _is_local_empty_container(module: ModuleInfo, function: ast.AST, name: str) 
 
 RULE = DanglingTask()
 
-
-def __getattr__(name: str):
-    """``python -m libcst.tool codemod dangling_task.DanglingTaskCommand`` support, built lazily."""
-    if name == "DanglingTaskCommand":
-        from codemods._command import command_for
-
-        return command_for(RULE, "DanglingTaskCommand")
-    raise AttributeError(name)
+__getattr__ = lazy_codemod_command(RULE, "DanglingTaskCommand")  # python -m libcst.tool codemod support

@@ -64,7 +64,7 @@ from typing import Iterator
 
 from tether.analysis import FunctionNode, ModuleInfo, walk_own_scope
 from tether.model import SAFE, UNSAFE, Finding, Fix
-from tether.rule import Rule
+from tether.rule import Rule, lazy_codemod_command
 
 GATHER_NAMES = {"asyncio.gather", "asyncio.tasks.gather"}
 TRY_NODES = (ast.Try, ast.TryStar) if hasattr(ast, "TryStar") else (ast.Try,)
@@ -598,11 +598,4 @@ def _unique(base: str, taken: set[str]) -> str:
 
 RULE = GatherOrphansSiblings()
 
-
-def __getattr__(name: str):
-    """``python -m libcst.tool codemod gather_orphans_siblings.GatherOrphansSiblingsCommand`` support."""
-    if name == "GatherOrphansSiblingsCommand":
-        from codemods._command import command_for
-
-        return command_for(RULE, "GatherOrphansSiblingsCommand")
-    raise AttributeError(name)
+__getattr__ = lazy_codemod_command(RULE, "GatherOrphansSiblingsCommand")  # python -m libcst.tool codemod support

@@ -103,7 +103,7 @@ from typing import Iterator
 
 from tether.analysis import FunctionNode, ModuleInfo
 from tether.model import UNSAFE, Finding, Fix
-from tether.rule import Rule
+from tether.rule import Rule, lazy_codemod_command
 from tether.task_uses import TaskUses
 
 CLOSE_METHODS = ("aclose", "close", "stop", "shutdown", "disconnect", "__aexit__")
@@ -623,11 +623,4 @@ def _is_docstring(statement) -> bool:
 
 RULE = OwnedTaskNeverCancelled()
 
-
-def __getattr__(name: str):
-    """``python -m libcst.tool codemod owned_task_never_cancelled.OwnedTaskNeverCancelledCommand``."""
-    if name == "OwnedTaskNeverCancelledCommand":
-        from codemods._command import command_for
-
-        return command_for(RULE, "OwnedTaskNeverCancelledCommand")
-    raise AttributeError(name)
+__getattr__ = lazy_codemod_command(RULE, "OwnedTaskNeverCancelledCommand")  # python -m libcst.tool codemod support

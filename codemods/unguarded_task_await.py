@@ -80,7 +80,7 @@ from tether.blocks import (
     yields,
 )
 from tether.model import SAFE, Finding, Fix
-from tether.rule import Rule
+from tether.rule import Rule, lazy_codemod_command
 
 # Reads of the task inside the region that neither hand it on nor manage its failure.
 INSPECTIONS = frozenset({"done", "cancelled", "result", "exception", "get_name", "set_name", "get_coro", "cancel"})
@@ -310,11 +310,4 @@ def _extended_end(candidate: Candidate, fixable: list[Candidate]) -> int:
 
 RULE = UnguardedTaskAwait()
 
-
-def __getattr__(name: str):
-    """``python -m libcst.tool codemod unguarded_task_await.UnguardedTaskAwaitCommand`` support."""
-    if name == "UnguardedTaskAwaitCommand":
-        from codemods._command import command_for
-
-        return command_for(RULE, "UnguardedTaskAwaitCommand")
-    raise AttributeError(name)
+__getattr__ = lazy_codemod_command(RULE, "UnguardedTaskAwaitCommand")  # python -m libcst.tool codemod support

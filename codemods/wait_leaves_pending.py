@@ -64,7 +64,7 @@ from typing import Iterator
 from codemods._pending import fresh_source, known_coroutine_call
 from tether.analysis import ModuleInfo
 from tether.model import UNSAFE, Finding, Fix
-from tether.rule import Rule
+from tether.rule import Rule, lazy_codemod_command
 
 EARLY_RETURN_WHEN = {"FIRST_COMPLETED", "FIRST_EXCEPTION"}
 RETURN_WHEN_MODULES = ("asyncio.", "asyncio.tasks.", "concurrent.futures.", "concurrent.futures._base.")
@@ -193,11 +193,4 @@ def _unused(module: ModuleInfo, function: ast.AST, name: str) -> bool:
 
 RULE = WaitLeavesPending()
 
-
-def __getattr__(name: str):
-    """``python -m libcst.tool codemod wait_leaves_pending.WaitLeavesPendingCommand`` support."""
-    if name == "WaitLeavesPendingCommand":
-        from codemods._command import command_for
-
-        return command_for(RULE, "WaitLeavesPendingCommand")
-    raise AttributeError(name)
+__getattr__ = lazy_codemod_command(RULE, "WaitLeavesPendingCommand")  # python -m libcst.tool codemod support

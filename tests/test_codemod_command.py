@@ -41,3 +41,18 @@ def test_every_rule_page_has_the_sections_of_a_rule_page():
     for rule in all_rules():
         for heading in ("## What it finds", "## Why is this bad?", "## Example", "## Fix safety"):
             assert heading in rule.documentation, f"{rule.code} lacks {heading!r}"
+
+
+def test_every_rule_module_exposes_its_codemod_command():
+    import importlib
+
+    from libcst.codemod import CodemodCommand
+
+    from tether.registry import RULE_MODULES
+
+    for module_name in RULE_MODULES:
+        module = importlib.import_module(module_name)
+        class_name = "".join(part.title() for part in module.RULE.name.split("-")) + "Command"
+        command = getattr(module, class_name)
+        assert issubclass(command, CodemodCommand) and command.__name__ == class_name
+        assert module.RULE.code in command.DESCRIPTION

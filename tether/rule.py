@@ -71,3 +71,20 @@ class Rule:
     ) -> Finding:
         line, col, end_line, end_col = module.span(node)
         return Finding(self.code, message, line, col, end_line, end_col, tuple(fixes))
+
+
+def lazy_codemod_command(rule: Rule, class_name: str):
+    """A module ``__getattr__`` exposing ``class_name``, the libcst codemod command for ``rule``.
+
+    ``python -m libcst.tool codemod module.ClassName`` looks the class up with getattr; building
+    it on that lookup keeps libcst out of every import of the rule module.
+    """
+
+    def __getattr__(name: str):
+        if name == class_name:
+            from codemods._command import command_for
+
+            return command_for(rule, class_name)
+        raise AttributeError(name)
+
+    return __getattr__
