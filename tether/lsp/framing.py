@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 logger = logging.getLogger(__name__)
 
-HEADER = re.compile(rb"Content-Length: *\d+\r\n")
+HEADER = re.compile(rb"Content-Length: \d+\r\n")  # what pygls accepts, exactly
 CHUNK = 65536
 LONGEST_HEADER = 64  # bytes to look back when a header may straddle two chunks
 
