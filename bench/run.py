@@ -6,6 +6,7 @@ Usage (from the repository root)::
     python bench/run.py                 # everything, writes bench/RESULTS.md
     python bench/run.py --rounds 7      # more alternating rounds for the fast measurements
     python bench/run.py --skip-slow     # no flake8-async / libcst runs (minutes each)
+    python bench/run.py --only-lsp      # just the editor latency, printed (RESULTS.md untouched)
 
 What it does, in ONE run on ONE machine (ratios only mean something within a run):
 
@@ -86,7 +87,8 @@ def ensure_peers(args) -> None:
     plus ruff and flake8-async. They are never project dependencies. ``--here`` skips this
     and uses the Python running the script, which must have all three."""
     if args.here or os.environ.get("TETHER_BENCH_CHILD"):
-        missing = [name for name in (*PEERS, "tether") if not tool(name)]
+        needed = ("tether",) if args.only_lsp else (*PEERS, "tether")
+        missing = [name for name in needed if not tool(name)]
         if missing:
             sys.exit(f"bench: {', '.join(missing)} missing next to {sys.executable}")
         return
@@ -188,16 +190,19 @@ def two_thousand_line_file(corpus: Path) -> str:
 def lsp_latency(text: str, rounds: int) -> tuple[float, str]:
     """Seconds from a change to its diagnostics on ``text``, and how it was measured.
 
-    LSP HOOK: when ``tether lsp`` exists, this drives the real server over stdio (initialize,
-    didOpen, then didChange and wait for publishDiagnostics), so the number includes the
-    transport and any debounce. Without it, it times the work the server does on a change:
+    When ``tether lsp`` exists, this drives the real server over stdio (initialize, didOpen,
+    then a full-text didChange and wait for the publishDiagnostics of that version), so the
+    number includes the transport, JSON and the analysis. The server's debounce (250 ms by
+    default: while the user types it waits for a pause, on purpose) is set to 0 through the
+    ``debounceMs`` initialization option, so the number is the work a change costs, not a
+    wait we chose. Without ``tether lsp``, it times the work the server does on a change:
     ``engine.check_text`` on the changed text, in a warm process. Set
     ``TETHER_BENCH_LSP=engine`` to force the second way, or ``TETHER_BENCH_LSP_COMMAND`` to
     the command line of another server to drive.
     """
     if os.environ.get("TETHER_BENCH_LSP") != "engine" and _has_lsp():
         try:
-            return _real_lsp_latency(text, rounds), "`tether lsp`: didChange to publishDiagnostics"
+            return _real_lsp_latency(text, rounds), "`tether lsp` over stdio: full-text didChange to publishDiagnostics, debounceMs 0 (the default 250 ms pause-wait comes on top while typing)"
         except Exception as exc:  # report, then fall back rather than lose the whole run
             print(f"bench: real LSP measurement failed ({exc!r}); timing the engine instead", file=sys.stderr)
     return _engine_latency(text, rounds), "engine `check_text` on the changed text (no `tether lsp` on this branch)"
@@ -265,7 +270,9 @@ def _real_lsp_latency(text: str, rounds: int) -> float:
     with tempfile.TemporaryDirectory() as workspace:
         uri = Path(workspace, "lsp.py").as_uri()
         Path(workspace, "lsp.py").write_text(text)
-        send({"id": 1, "method": "initialize", "params": {"processId": os.getpid(), "rootUri": Path(workspace).as_uri(), "capabilities": {}}})
+        # no pull capability: the server pushes; debounceMs 0: measure the work, not the pause-wait
+        initialize = {"processId": os.getpid(), "rootUri": Path(workspace).as_uri(), "capabilities": {}, "initializationOptions": {"debounceMs": 0}}
+        send({"id": 1, "method": "initialize", "params": initialize})
         until(lambda m: m.get("id") == 1)
         send({"method": "initialized", "params": {}})
         send({"method": "textDocument/didOpen", "params": {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}})
@@ -319,10 +326,15 @@ def main() -> None:
     parser.add_argument("--sample-every", type=int, default=50, help="libcst sample: every N-th corpus file (default 50)")
     parser.add_argument("--output", default=str(BENCH / "RESULTS.md"))
     parser.add_argument("--here", action="store_true", help="use this Python's tether, ruff and flake8-async instead of bench/.venv")
+    parser.add_argument("--only-lsp", action="store_true", help="measure only the editor latency and print it (RESULTS.md untouched)")
     args = parser.parse_args()
 
     ensure_peers(args)
     corpus = fetch_corpus(args)
+    if args.only_lsp:
+        latency, how = lsp_latency(two_thousand_line_file(corpus), args.rounds)
+        print(f"editor: change to diagnostics, 2,000-line file: {latency * 1000:.1f} ms (target <= 50 ms; {how})")
+        return
     tether, ruff, flake8_async = tool("tether"), tool("ruff"), tool("flake8-async")
     files = python_files(corpus)
     lines = sum(p.read_bytes().count(b"\n") for p in files)

@@ -168,7 +168,7 @@ def _async_def_names(module: ModuleInfo) -> frozenset[str]:
     cached = module.__dict__.get("_async_def_names")
     if cached is None:
         async_defs, other = set(), set()
-        for node in ast.walk(module.tree):
+        for node in module.nodes:
             if isinstance(node, ast.AsyncFunctionDef):
                 async_defs.add(node.name)
             elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):

@@ -103,7 +103,7 @@ class GatherOrphansSiblings(Rule):
     triggers = (b"gather",)
 
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
-        for node in ast.walk(module.tree):
+        for node in module.nodes:
             if isinstance(node, ast.Await) and isinstance(node.value, ast.Call):
                 if module.qualname(node.value.func) in GATHER_NAMES:
                     finding = self.examine(module, node, settings)

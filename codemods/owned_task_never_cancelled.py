@@ -101,7 +101,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator
 
-from tether.analysis import FunctionNode, ModuleInfo
+from tether.analysis import FunctionNode, ModuleInfo, _children, _walk
 from tether.model import UNSAFE, Finding, Fix
 from tether.rule import Rule, lazy_codemod_command
 from tether.task_uses import TaskUses
@@ -322,7 +322,7 @@ def _self_attribute(node: ast.AST, self_name: str) -> str | None:
 def _walk_self_scope(function: ast.AST, self_name: str) -> Iterator[ast.AST]:
     """The nodes of a method where ``self_name`` is still the instance: nested functions are
     included (closures see ``self``) unless they rebind the name; nested classes are not."""
-    stack = list(ast.iter_child_nodes(function))
+    stack = _children(function)  # ast.iter_child_nodes, without its generator
     while stack:
         node = stack.pop()
         if isinstance(node, ast.ClassDef):
@@ -330,7 +330,7 @@ def _walk_self_scope(function: ast.AST, self_name: str) -> Iterator[ast.AST]:
         if isinstance(node, (*FunctionNode, ast.Lambda)) and self_name in _parameters(node):
             continue
         yield node
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(_children(node))
 
 
 # -- does anything end it? -------------------------------------------------------------------
@@ -358,7 +358,7 @@ class _ClassIndex:
 
     def __init__(self, module: ModuleInfo):
         self.module = module
-        self.classes = [n for n in ast.walk(module.tree) if isinstance(n, ast.ClassDef)]
+        self.classes = [n for n in module.nodes if isinstance(n, ast.ClassDef)]
         self.by_name: dict[str, list[ast.ClassDef]] = {}
         for cls in self.classes:
             self.by_name.setdefault(cls.name, []).append(cls)
@@ -408,7 +408,7 @@ class _ClassIndex:
                 if len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
                     accesses.setdefault(node.args[1].value, []).append(_Access(node, node.args[0]))
             inner = node.name if isinstance(node, ast.ClassDef) else class_name
-            stack.extend((child, inner) for child in ast.iter_child_nodes(node))
+            stack.extend((child, inner) for child in _children(node))
         return accesses
 
     def instance_class_of(self, receiver: ast.AST) -> ast.ClassDef | None:
@@ -438,7 +438,7 @@ class _ClassIndex:
     def _dynamic_readers(self) -> frozenset[int]:
         readers = set()
         for cls in self.classes:
-            for node in ast.walk(cls):
+            for node in _walk(cls):  # ast.walk order, without its generators
                 if _reads_dynamically(node):
                     readers.add(id(cls))
                     break

@@ -121,7 +121,7 @@ class UnguardedTaskAwait(Rule):
     TITLE = "Cancel and wait for `{name}` if anything before `await {name}` fails, then re-raise"
 
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
-        for function in ast.walk(module.tree):
+        for function in module.nodes:
             if isinstance(function, ast.AsyncFunctionDef):
                 yield from self.check_function(module, function)
 

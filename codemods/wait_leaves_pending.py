@@ -82,7 +82,7 @@ class WaitLeavesPending(Rule):
     )
 
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
-        for node in ast.walk(module.tree):
+        for node in module.nodes:
             if isinstance(node, ast.Call) and module.is_asyncio(node.func, "wait", "tasks.wait"):
                 finding = self._check_call(module, node, settings)
                 if finding is not None:

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from tether import __version__
 from tether.config import ConfigError, Settings, find_config_file, load_file_settings
 from tether.lsp import features
 from tether.lsp.features import APPLY_FIXES_COMMAND, FIX_ALL_KIND, Analysis, Target
+from tether.lsp.framing import ResyncingInput
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +76,25 @@ class _Unanswerable:
 
 
 class TetherProtocol(LanguageServerProtocol):
-    """pygls' protocol, except that a request with unreadable params gets an error *reply*.
+    """pygls' protocol, with two repairs that keep a long editing session healthy.
 
-    pygls logs such a request and drops it, which leaves the client waiting forever for an
-    answer; JSON-RPC says every request is answered.
+    - A request with unreadable params gets an error *reply*: pygls logs such a request and
+      drops it, which leaves the client waiting forever; JSON-RPC says every request is answered.
+    - Finished handlers are forgotten: pygls 2.1 files every notification it handles (each
+      keystroke's ``didChange``) in ``_request_futures`` and removes only request replies, so
+      memory grew by ~2 KB per keystroke, without bound.
     """
+
+    def handle_message(self, message) -> None:
+        self.forget_finished_handlers()
+        super().handle_message(message)
+
+    def forget_finished_handlers(self) -> None:
+        """Drop done futures; pending ones (requests still running, our requests to the client
+        awaiting a reply) stay, so cancellation and replies work as before."""
+        finished = [msg_id for msg_id, future in list(self._request_futures.items()) if future.done()]
+        for msg_id in finished:
+            self._request_futures.pop(msg_id, None)
 
     def structure_message(self, data: dict[str, Any]):
         try:
@@ -346,4 +362,5 @@ def _uri_argument(arguments) -> str | None:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="tether-lsp: %(levelname)s: %(message)s")
-    server.start_io()
+    # stdin that finds the next message after a malformed frame (pygls alone would go deaf)
+    server.start_io(stdin=ResyncingInput(sys.stdin.buffer))
