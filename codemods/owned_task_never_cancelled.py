@@ -77,7 +77,12 @@ as a done-callback: the keep-reference recipe), storing it elsewhere; also throu
 certainly cannot end the task are ignored: ``done()``, ``add_done_callback``, ``is None``,
 ``if self.x:``, ``len()``, ``add``/``append``/``discard``/``clear``, assignments to it. A class
 that reads attributes by computed name (``getattr(self, name)``, ``vars(self)``,
-``self.__dict__``) is not analysed.
+``self.__dict__``) is not analysed. A public attribute (``self.handler``, no leading
+underscore) of a class with no close method at all: it is the object's interface, and
+whoever ends the object's life may cancel it from another module (Home Assistant's
+``async_unload_entry`` does). A task running a method of the class that waits, outside any
+loop, for an event a close method sets (``await self._done.wait()`` / ``self._done.set()``):
+closing the object already ends it.
 
 Not seen: cancels in base classes or subclasses defined in other modules (a framework base
 class that cancels ``self._task`` itself), and tasks passed to a helper that stores them
