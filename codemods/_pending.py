@@ -28,6 +28,9 @@ ASYNCIO_COROUTINE_FUNCTIONS = {
 # `x.create_task(...)` on a receiver that is not a known event loop: a TaskGroup or nursery,
 # which already owns (and will wait for) the task.
 OWNED_SPAWN_METHODS = {"create_task", "start_soon", "spawn", "start"}
+# These wrap the awaitables they are given: `gather(self._reader)` is a new future, but
+# cancelling it cancels `self._reader`, so it is not fresh when it wraps a stored one.
+WRAPPING_FUNCTIONS = {"asyncio.gather", "asyncio.shield", "asyncio.wait_for", "asyncio.ensure_future"}
 
 
 @dataclass
@@ -77,6 +80,16 @@ def _owned_here(module: ModuleInfo, call: ast.Call) -> bool:
     func = call.func
     if isinstance(func, ast.Attribute) and func.attr in OWNED_SPAWN_METHODS and module.spawn_kind(call) is None:
         return False
+    wrapper = module.qualname(func)
+    if wrapper in WRAPPING_FUNCTIONS:
+        wrapped = call.args if wrapper == "asyncio.gather" else call.args[:1]
+        for arg in wrapped:
+            if isinstance(arg, ast.Starred):
+                arg = arg.value
+            if isinstance(arg, (ast.Attribute, ast.Subscript)):
+                return False  # `self._reader_task`, `tasks[k]`: stored where other code reaches it
+            if isinstance(arg, ast.Call) and not _owned_here(module, arg):
+                return False
     return True
 
 

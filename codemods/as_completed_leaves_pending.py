@@ -44,7 +44,8 @@ When the argument is a local list of tasks (``create_task`` calls), the list its
 ``async for`` and iterators wrapped around ``as_completed`` (``enumerate(...)``); loops that
 can only end by running to completion: every ``await fut`` inside a ``try`` catching
 ``Exception``, no ``break``, ``return`` or ``raise`` and no timeout; awaitables received from
-elsewhere (a parameter, an attribute), which may be someone else's work; a task list that an
+elsewhere (a parameter, an attribute), which may be someone else's work, also when wrapped
+(``asyncio.shield(self._task)``); a task list that an
 enclosing ``try`` cancels in its ``finally`` or handlers.
 
 ## Fix safety

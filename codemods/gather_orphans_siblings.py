@@ -407,6 +407,13 @@ class GatherOrphansSiblings(Rule):
             # are put in their place: their layout, comments and string contents stay intact.
             nodes: dict[str, cst.CSTNode] = {}
 
+            def one_line(node):
+                """Inside the comprehension's brackets an expression may span lines; as the
+                header of a `for`/`if` statement it must be parenthesised to do so."""
+                if "\n" not in ctx.code_of(node) or getattr(node, "lpar", None):
+                    return node
+                return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
             def hole(node) -> str:
                 name = f"__tether_hole_{len(nodes)}__"
                 nodes[name] = node
@@ -429,10 +436,11 @@ class GatherOrphansSiblings(Rule):
                     level = 0
                     for_in = comprehension.for_in
                     while for_in is not None:
-                        body.append(indent * level + f"for {hole(for_in.target)} in {hole(for_in.iter)}:")
+                        target, iterable = one_line(for_in.target), one_line(for_in.iter)
+                        body.append(indent * level + f"for {hole(target)} in {hole(iterable)}:")
                         level += 1
                         for condition in for_in.ifs:
-                            body.append(indent * level + f"if {hole(condition.test)}:")
+                            body.append(indent * level + f"if {hole(one_line(condition.test))}:")
                             level += 1
                         for_in = for_in.inner_for_in
                     body.append(indent * level + f"{group}.create_task({element})")

@@ -77,7 +77,12 @@ as a done-callback: the keep-reference recipe), storing it elsewhere; also throu
 certainly cannot end the task are ignored: ``done()``, ``add_done_callback``, ``is None``,
 ``if self.x:``, ``len()``, ``add``/``append``/``discard``/``clear``, assignments to it. A class
 that reads attributes by computed name (``getattr(self, name)``, ``vars(self)``,
-``self.__dict__``) is not analysed.
+``self.__dict__``) is not analysed. A public attribute (``self.handler``, no leading
+underscore) of a class with no close method at all: it is the object's interface, and
+whoever ends the object's life may cancel it from another module (Home Assistant's
+``async_unload_entry`` does). A task running a method of the class that waits, outside any
+loop, for an event a close method sets (``await self._done.wait()`` / ``self._done.set()``):
+closing the object already ends it.
 
 Not seen: cancels in base classes or subclasses defined in other modules (a framework base
 class that cancels ``self._task`` itself), and tasks passed to a helper that stores them
@@ -147,7 +152,13 @@ class OwnedTaskNeverCancelled(Rule):
             family = classes.family(cls)
             if classes.reads_attributes_dynamically(family):
                 continue
-            flagged = [s for s in spawns if not _plausibly_ended(module, classes, uses, s.key, family)]
+            flagged = [
+                s
+                for s in spawns
+                if not _plausibly_ended(module, classes, uses, s.key, family)
+                and not _managed_from_outside(classes, cls, s)
+                and not _signalled_to_end(module, cls, s)
+            ]
             if not flagged:
                 continue
             yield from self._findings(module, classes, cls, flagged)
@@ -334,6 +345,72 @@ def _walk_self_scope(function: ast.AST, self_name: str) -> Iterator[ast.AST]:
 
 
 # -- does anything end it? -------------------------------------------------------------------
+
+
+def _managed_from_outside(classes: "_ClassIndex", cls: ast.ClassDef, spawn: OwnedSpawn) -> bool:
+    """A public attribute (``self.handler``) of a class without any close method is the
+    object's interface: whoever ends the object's life can end the task, typically from
+    another module we cannot see (Home Assistant's ``async_unload_entry`` cancels
+    ``entry.runtime_data.websocket_handler``). Private attributes stay flagged: nothing
+    outside the class should touch them."""
+    if spawn.attribute.startswith("_"):
+        return False
+    seen: set[int] = set()
+    level = [cls]
+    while level:
+        for owner in level:
+            seen.add(id(owner))
+            if any(isinstance(node, FunctionNode) and node.name in CLOSE_METHODS for node in owner.body):
+                return False
+        level = [b for owner in level for b in classes.bases(owner) if id(b) not in seen]
+    return True
+
+
+def _signalled_to_end(module: ModuleInfo, cls: ast.ClassDef, spawn: OwnedSpawn) -> bool:
+    """The task runs a method of the class that waits, outside any loop, for an event that a
+    close method of the class sets (``await self._done.wait()`` / ``self._done.set()``):
+    closing the object ends the task, no cancel needed."""
+    coroutine = spawn.call.args[0] if spawn.call.args else None
+    if not (isinstance(coroutine, ast.Call) and isinstance(coroutine.func, ast.Attribute)):
+        return False
+    receiver = coroutine.func.value
+    if not (isinstance(receiver, ast.Name) and spawn.shown.startswith(f"`{receiver.id}.")):
+        return False  # not a method of this object
+    methods = {node.name: node for node in cls.body if isinstance(node, FunctionNode)}
+    target = methods.get(coroutine.func.attr)
+    if not isinstance(target, ast.AsyncFunctionDef) or _self_name(target) is None:
+        return False
+    awaited_events = set()
+    for statement in target.body:  # top-level statements only: a wait inside a loop repeats
+        for node in ast.walk(statement):
+            if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+                break
+            if (
+                isinstance(node, ast.Await)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)
+                and node.value.func.attr == "wait"
+                and not node.value.args
+            ):
+                event = _self_attribute(node.value.func.value, _self_name(target))
+                if event is not None:
+                    awaited_events.add(event)
+        if isinstance(statement, (ast.For, ast.AsyncFor, ast.While)):
+            break
+    if not awaited_events:
+        return False
+    for name, close in methods.items():
+        if name not in CLOSE_METHODS or _self_name(close) is None:
+            continue
+        for node in ast.walk(close):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "set"
+                and _self_attribute(node.func.value, _self_name(close)) in awaited_events
+            ):
+                return True
+    return False
 
 
 def _plausibly_ended(module: ModuleInfo, classes: "_ClassIndex", uses: TaskUses, key: str, family: frozenset[int]) -> bool:

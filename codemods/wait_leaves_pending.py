@@ -41,7 +41,8 @@ cancels the tasks that have not finished and waits until they have (the guard of
 ``return_when=ALL_COMPLETED`` without a timeout; a ``pending`` set (or the task list) that is
 read afterwards: cancelled, awaited, passed on or waited again; waits over futures the
 function received from elsewhere (a parameter, an attribute), which may be someone else's
-work; ``TaskGroup.create_task`` tasks (the group waits for them); a ``return_when`` the rule
+work, also when wrapped (``asyncio.gather(self._reader_task)``, ``shield(self._x)``: cancelling
+the wrapper cancels what it wraps); ``TaskGroup.create_task`` tasks (the group waits for them); a ``return_when`` the rule
 cannot resolve; and, when the target version is 3.11 or later, bare coroutines (``asyncio.wait``
 rejects them with ``TypeError`` there, so no task is ever started).
 

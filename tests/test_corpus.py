@@ -1,6 +1,6 @@
 """The corpus check (bench/corpus_check.py) on its CI subset: real projects, real CLI.
 
-Marked slow (deselected by default; about a minute and a half): run it with
+Marked slow (deselected by default; about two minutes with all rules): run it with
 ``python -m pytest -m slow tests/test_corpus.py``. The corpus is fetched by the shared fetch.sh
 when missing (PyPI access needed); without it the test fails rather than skips, because a
 reliability check that silently does not run proves nothing.
