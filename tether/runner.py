@@ -4,6 +4,8 @@ Results come back in the order of the input file list whatever the number of wor
 output is deterministic and identical for any ``--jobs``, with or without the cache.
 
 Shape of a run (SPEC section 6):
+0. a plain ``check`` whose answer is entirely cached never gets here: ``tether.warm``
+   replays it from a snapshot before the command line is even imported;
 1. ``check`` only: files whose (mtime, size) or content hash is known to the cache get
    their stored result without being parsed (``tether.cache``);
 2. the parent reads the others and runs the byte prefilter (a fast C search: ~0.2 s for
