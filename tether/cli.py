@@ -101,6 +101,7 @@ def _run_paths(run: Run, mode: str, write: bool = False, output_format: str | No
     files, problems = discover(run.paths, run.settings.exclude, run.settings.project_root, recorder)
     files = select_shard(files, run.shard, run.settings.project_root)
     results = [FileResult(p.path, error=f"{p.path}: {p.message}") for p in problems]
+    caches: list = []
     results.extend(
         run_files(
             files,
@@ -110,10 +111,11 @@ def _run_paths(run: Run, mode: str, write: bool = False, output_format: str | No
             jobs=run.jobs,
             use_cache=not run.no_cache,
             progress=wanted(output_format),
+            caches=caches,
         )
     )
-    if recorder is not None:
-        recorder.save(run.settings, files, problems)
+    if recorder is not None and caches:
+        recorder.save(run.settings, files, problems, caches[0])
     return results
 
 

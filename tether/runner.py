@@ -106,12 +106,16 @@ def run_files(
     jobs: int | None = None,
     use_cache: bool = True,
     progress: bool = False,
+    caches: list | None = None,
 ) -> list[FileResult]:
     """Process ``files`` (mode "check", "diff" or "fix"); results in the order of ``files``.
 
     The parent answers what it can cheaply: cache hits by stat or content hash, unreadable
     files, and files the byte prefilter rejects (90-98% of a real tree). Only the rest, the
     files that must be parsed, go to workers, with their bytes.
+
+    ``caches``, if given, receives the ResultCache the run used and saved (the warm
+    snapshot, ``tether.warm``, copies its index rather than reading the file again).
     """
     results: list[FileResult | None] = [None] * len(files)
     cache = None
@@ -168,6 +172,8 @@ def run_files(
         reporter.close()
     if cache is not None:
         cache.save()
+        if caches is not None:
+            caches.append(cache)
     return results  # type: ignore[return-value]
 
 

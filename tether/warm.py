@@ -163,20 +163,22 @@ class Recorder:
         sigs = [sig for _, sig in self.probe] + list(self.stats.values()) + [sig for _, sig in self.links.values()]
         return any(sig is not None and (sig[3] > limit or sig[4] > limit) for sig in sigs)
 
-    def save(self, settings, files: list[str], problems: list) -> None:
+    def save(self, settings, files: list[str], problems: list, cache) -> None:
         """Write the snapshot (best effort, like the cache: any failure just skips it).
 
-        Called after the run saved the result cache; the (mtime, size) and result of each
-        file are taken from it, so the snapshot trusts a stat exactly where the cache does.
+        Called after the run saved ``cache`` (its ``tether.cache.ResultCache``); the
+        (mtime, size) and result of each file are taken from its index, so the snapshot
+        trusts a stat exactly where the cache does.
         """
         if problems or self._racy():
             return
         try:
-            from tether.cache import CLEAN, ResultCache, cache_root
+            from tether.cache import CLEAN, cache_root
 
-            indexed = ResultCache.for_settings(settings).indexed(files)
+            indexed = cache.indexed(files)
             if indexed is None:
                 return
+            mtimes, sizes, entries = indexed
             root = os.path.dirname(cache_root(settings.project_root))
             directory = os.path.join(root, CACHE_DIR)
             payload = marshal.dumps(
@@ -191,10 +193,10 @@ class Recorder:
                     "links": tuple(self.links.items()),
                     "kinds": tuple(self.kinds.items()),
                     "files": tuple(files),
-                    "mtimes": [mtime for mtime, _, _ in indexed],
-                    "sizes": [size for _, size, _ in indexed],
+                    "mtimes": mtimes,
+                    "sizes": sizes,
                     # only the files with findings or errors: most are clean
-                    "entries": {i: entry for i, (_, _, entry) in enumerate(indexed) if entry != CLEAN},
+                    "entries": {i: entry for i, entry in enumerate(entries) if entry != CLEAN},
                     "unsafe_fixes": bool(settings.unsafe_fixes),
                     "style": str(settings.style),
                 }
