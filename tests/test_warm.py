@@ -391,3 +391,22 @@ def test_named_file_becoming_a_link_to_another_named_file(tree):
     copy.symlink_to(original)
     out = assert_refused_then_same(tree, "app.py", "copy.py", "--output-format", "concise")[1]
     assert out.count(b"TET101") == 2
+
+
+def test_closed_pipe_exits_1_quietly_like_the_command_line(tree):
+    """`tether check | head -0`: both paths stop at the broken pipe with exit code 1."""
+    slow(tree, "--output-format", "concise")
+
+    def closed_stdout(script, args):
+        read, write = os.pipe()
+        os.close(read)  # nobody will read: the first write fails with EPIPE
+        try:
+            proc = subprocess.run([sys.executable, "-c", script, *args], cwd=tree, stdout=write, stderr=subprocess.PIPE, env={**os.environ, "CI": "1"}, timeout=120)
+        finally:
+            os.close(write)
+        return proc.returncode, proc.stderr.count(b"Traceback")
+
+    assert closed_stdout(WARM, ["check", "pkg/dangling.py", "--output-format", "concise"]) == (REFUSED, 0)  # no snapshot yet
+    slow(tree, "pkg/dangling.py", "--output-format", "concise")
+    assert closed_stdout(WARM, ["check", "pkg/dangling.py", "--output-format", "concise"]) == (1, 0)
+    assert closed_stdout(SLOW, ["0", "check", "pkg/dangling.py", "--output-format", "concise"]) == (1, 0)

@@ -262,13 +262,37 @@ def answer(argv: list[str]) -> int | None:
     if output is None:
         return None
     errors, messages, code = output
-    if errors:
-        sys.stderr.write(errors)
-        sys.stderr.flush()
-    if messages:
-        sys.stdout.write(messages)
-        sys.stdout.flush()
+    try:
+        if errors:
+            sys.stderr.write(errors)
+            sys.stderr.flush()
+        if messages:
+            sys.stdout.write(messages)
+            sys.stdout.flush()
+    except OSError as exc:  # as click does: a closed pipe (`tether check | head`) exits 1 quietly
+        import errno
+
+        if exc.errno != errno.EPIPE:
+            raise
+        sys.stdout, sys.stderr = _Pacified(sys.stdout), _Pacified(sys.stderr)
+        return 1
     return code
+
+
+class _Pacified:
+    """A stream whose flush ignores a broken pipe (the interpreter flushes at exit)."""
+
+    def __init__(self, wrapped) -> None:
+        self.wrapped = wrapped
+
+    def flush(self) -> None:
+        try:
+            self.wrapped.flush()
+        except OSError:
+            pass
+
+    def __getattr__(self, name: str):
+        return getattr(self.wrapped, name)
 
 
 def _plain_streams() -> bool:
