@@ -11,6 +11,9 @@ with the content hash it had; a file whose stat still matches is not read at all
 same trade as ruff and black). A file changed within the last two seconds is not
 remembered by stat, so an edit in the same clock tick as a run can never be missed.
 
+``tether.warm`` (the warm path of ``check``) reads this cache too, so the module imports
+neither ``typing`` nor ``tether.model`` at import time (results are built lazily).
+
 Everything here is best effort: a missing, unreadable or corrupt cache is an empty cache,
 a cache that cannot be written is skipped silently, and writes are atomic (temporary file
 plus rename) so concurrent runs never see half a file. Only plain data is stored
@@ -23,10 +26,14 @@ import marshal
 import os
 import sys
 import time
-from typing import Any
 
 from tether import __version__
-from tether.model import FileResult, Finding, Fix
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from typing import Any
+
+    from tether.model import FileResult, Finding
 
 CACHE_DIR = ".tether_cache"
 FORMAT = 2
@@ -45,12 +52,21 @@ def content_digest(data: bytes) -> bytes:
     return _blake2b(data, digest_size=16).digest()
 
 
+_FINGERPRINT: list[str] = []
+
+
 def tool_fingerprint() -> str:
     """Version, Python version (ast differs between them) and the code of tether's rules.
 
     Source stats are included so a development checkout never serves results of older code
-    under an unchanged version number.
+    under an unchanged version number. Computed once per process.
     """
+    if not _FINGERPRINT:
+        _FINGERPRINT.append(_compute_fingerprint())
+    return _FINGERPRINT[0]
+
+
+def _compute_fingerprint() -> str:
     import codemods
     import tether
 
@@ -77,21 +93,50 @@ def path_key(path: str) -> str:
     return path if os.path.isabs(path) else os.path.abspath(path)
 
 
-_CLEAN_FIELDS = FileResult("").__dict__
+def _clean_result_maker():
+    """A function path -> ``FileResult(path)``: the frozen dataclass ``__init__`` was a quarter
+    of a warm run's per-file cost; the function copies the defaults of a clean result instead."""
+    from tether.model import FileResult
+
+    template = FileResult("").__dict__
+    new, set_dict = object.__new__, object.__setattr__
+
+    def clean_result(path: str) -> FileResult:
+        result = new(FileResult)
+        fields = dict(template)
+        fields["path"] = path
+        set_dict(result, "__dict__", fields)
+        return result
+
+    return clean_result
+
+
+def path_keys(paths: list[str]) -> list[str]:
+    """``path_key`` of each path; on POSIX without a Python call per path (``isabs`` was
+    most of the cost of indexing a 9,000-file run)."""
+    if os.sep == "/" and os.altsep is None:
+        abspath = os.path.abspath
+        return [path if path[:1] == "/" else abspath(path) for path in paths]
+    return [path_key(path) for path in paths]
+
+
+_CLEAN_MAKER: list = []
 
 
 def _clean_result(path: str) -> FileResult:
-    """``FileResult(path)``: the frozen dataclass ``__init__`` was a quarter of a warm run's
-    per-file cost; this copies the defaults of a clean result instead."""
-    result = object.__new__(FileResult)
-    fields = dict(_CLEAN_FIELDS)
-    fields["path"] = path
-    object.__setattr__(result, "__dict__", fields)
-    return result
+    if not _CLEAN_MAKER:
+        _CLEAN_MAKER.append(_clean_result_maker())
+    return _CLEAN_MAKER[0](path)
 
 
 def cache_root(project_root: str | None) -> str:
     return os.path.join(os.path.abspath(project_root or os.getcwd()), CACHE_DIR)
+
+
+def cache_file(settings) -> str:
+    """The cache file of this tool with these settings (``tether.config.Settings``)."""
+    key = _blake2b(f"{FORMAT}\n{tool_fingerprint()}\n{settings.cache_key()}".encode(), digest_size=12).hexdigest()
+    return os.path.join(cache_root(settings.project_root), f"check-{key}.marshal")
 
 
 # -- plain data <-> results ------------------------------------------------------------------
@@ -103,6 +148,8 @@ def _finding_to_data(finding: Finding) -> tuple:
 
 
 def _finding_from_data(data: Any) -> Finding:
+    from tether.model import Finding, Fix
+
     code, message, line, col, end_line, end_col, fixes = data
     return Finding(
         code,
@@ -126,6 +173,8 @@ def result_to_entry(result: FileResult) -> tuple | None:
 
 
 def result_from_entry(path: str, entry: Any) -> FileResult:
+    from tether.model import FileResult
+
     findings, error = entry
     return FileResult(
         path,
@@ -149,8 +198,7 @@ class ResultCache:
 
     @classmethod
     def for_settings(cls, settings) -> "ResultCache":
-        key = _blake2b(f"{FORMAT}\n{tool_fingerprint()}\n{settings.cache_key()}".encode(), digest_size=12).hexdigest()
-        cache = cls(os.path.join(cache_root(settings.project_root), f"check-{key}.marshal"))
+        cache = cls(cache_file(settings))
         cache.load()
         return cache
 
@@ -222,7 +270,9 @@ class ResultCache:
         index, mtimes, sizes, digests = self._rows
         results, touched = self.results, self.touched
         stat, key = os.stat, path_key
-        clean = _clean_result
+        if not _CLEAN_MAKER:
+            _CLEAN_MAKER.append(_clean_result_maker())
+        clean = _CLEAN_MAKER[0]
         out = []
         append = out.append
         for path in paths:
@@ -246,6 +296,33 @@ class ResultCache:
             else:
                 append(None if entry is None else self.by_digest(path, digest))
         return out
+
+    def indexed(self, paths: list[str]) -> tuple[list[int], list[int], list] | None:
+        """(mtimes_ns, sizes, entries) of ``paths`` as the (mtime, size) index knows them,
+        or None when one is not indexed (e.g. changed within RACY_SECONDS). An entry is
+        ``CLEAN`` or (findings data, error suffix): what ``tether.warm`` replays."""
+        keys = path_keys(paths)
+        if self._files is None:  # as loaded: no need to build the dict of tuples
+            if not self._rows:
+                return None
+            index, all_mtimes, all_sizes, digests = self._rows
+            rows = list(map(index.get, keys))
+            if None in rows:
+                return None
+            mtimes = list(map(all_mtimes.__getitem__, rows))
+            sizes = list(map(all_sizes.__getitem__, rows))
+            found = [digests[16 * row : 16 * row + 16] for row in rows]
+        else:
+            known = list(map(self._files.get, keys))
+            if not all(isinstance(k, tuple) and len(k) == 3 for k in known):
+                return None
+            mtimes = [k[0] for k in known]
+            sizes = [k[1] for k in known]
+            found = [k[2] for k in known]
+        entries = list(map(self.results.get, found))
+        if None in entries:
+            return None
+        return mtimes, sizes, entries
 
     def by_digest(self, path: str, digest: bytes) -> FileResult | None:
         entry = self.results.get(digest)
@@ -288,7 +365,7 @@ class ResultCache:
             return
         try:
             directory = os.path.dirname(self.path)
-            _ensure_cache_dir(directory)
+            ensure_cache_dir(directory)
             other = ResultCache(self.path)
             other.load()
             files = {**other.files, **self.files}
@@ -299,23 +376,28 @@ class ResultCache:
             payload = _dumps(files, results)
             if payload is None:
                 return
-            import tempfile
-
-            fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(payload)
-                os.replace(temporary, self.path)
-            except BaseException:
-                try:
-                    os.unlink(temporary)
-                except OSError:
-                    pass
-                raise
+            write_atomically(directory, self.path, payload)
             self.dirty = False
             _remove_stale(directory, keep=self.path)
         except Exception:  # read-only tree, full disk, ...: run without a cache
             return
+
+
+def write_atomically(directory: str, path: str, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` (in ``directory``) through a temporary file and a rename."""
+    # not tempfile.mkstemp: importing tempfile (random, shutil, ...) costs ~5 ms
+    temporary = os.path.join(directory, f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
 
 
 def _remove_stale(directory: str, keep: str) -> None:
@@ -358,7 +440,7 @@ def _dumps(files: dict, results: dict) -> bytes | None:
         return None
 
 
-def _ensure_cache_dir(directory: str) -> None:
+def ensure_cache_dir(directory: str) -> None:
     if os.path.isdir(directory):
         return
     os.makedirs(directory, exist_ok=True)

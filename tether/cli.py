@@ -88,14 +88,20 @@ def _stdin_result(run: Run, mode: str) -> tuple[FileResult, bytes]:
     return result, data
 
 
-def _run_paths(run: Run, mode: str, write: bool = False, output_format: str | None = None) -> list[FileResult]:
+def _run_paths(run: Run, mode: str, write: bool = False, output_format: str | None = None, recorder=None) -> list[FileResult]:
+    """Discover and process the files of ``run``; ``recorder`` (``tether.warm.Recorder``, for
+    a plain ``check`` only) collects what the answer depends on and writes the snapshot that
+    lets the next identical run skip the command line (``tether.warm``)."""
     from tether.discovery import discover
     from tether.progress import wanted
     from tether.runner import run_files, select_shard
 
-    files, problems = discover(run.paths, run.settings.exclude, run.settings.project_root)
+    if recorder is not None:
+        recorder.prepare(run.settings)
+    files, problems = discover(run.paths, run.settings.exclude, run.settings.project_root, recorder)
     files = select_shard(files, run.shard, run.settings.project_root)
     results = [FileResult(p.path, error=f"{p.path}: {p.message}") for p in problems]
+    caches: list = []
     results.extend(
         run_files(
             files,
@@ -105,8 +111,11 @@ def _run_paths(run: Run, mode: str, write: bool = False, output_format: str | No
             jobs=run.jobs,
             use_cache=not run.no_cache,
             progress=wanted(output_format),
+            caches=caches,
         )
     )
+    if recorder is not None and caches:
+        recorder.save(run.settings, files, problems, caches[0])
     return results
 
 
@@ -128,13 +137,20 @@ def main() -> None:
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="full", show_default=True)
 def check(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs, shard, output_format):
     """Report findings. Exit 0: none, 1: findings, 2: an error happened."""
+    recorder = None
+    # only options that change no setting: the warm path replays a snapshot keyed on the paths
+    plain = (select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, shard) == (None,) * 8
+    if plain and not no_cache and "-" not in paths:
+        from tether.warm import Recorder
+
+        recorder = Recorder(paths)  # before the settings are read: see Recorder
     run = _make_run(paths, select, ignore, target_version, config_file, unsafe_fixes, style, stdin_filename, no_cache, jobs, shard)
     if run.paths == ("-",):
         result, data = _stdin_result(run, "check")
         results = [result]
         texts = {result.path: data}
     else:
-        results = _run_paths(run, "check", output_format=output_format)
+        results = _run_paths(run, "check", output_format=output_format, recorder=recorder)
         texts = {}
     had_error = _print_errors(results)
     from tether import output

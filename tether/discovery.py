@@ -34,8 +34,10 @@ def _spec(lines: Sequence[str]):
         return pathspec.PathSpec.from_lines("gitwildmatch", lines)
 
 
-def _read_gitignore(directory: str):
+def _read_gitignore(directory: str, witness=None):
     path = os.path.join(directory, ".gitignore")
+    if witness is not None:
+        witness.note(path)
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             lines = handle.read().splitlines()
@@ -55,8 +57,14 @@ def discover(
     paths: Sequence[str],
     exclude: Sequence[str] = (),
     project_root: str | None = None,
+    witness=None,
 ) -> tuple[list[str], list[DiscoveryError]]:
-    """Files to analyse (sorted, de-duplicated) and the paths that could not be used."""
+    """Files to analyse (sorted, de-duplicated) and the paths that could not be used.
+
+    ``witness`` (a ``tether.warm.Recorder``), when given, is told about everything the
+    answer depends on besides the settings: each path given, each directory listed (before
+    listing it), each ``.gitignore`` read and each symbolic link met.
+    """
     exclude_spec = _spec(exclude) if exclude else None
     root = os.path.abspath(project_root or os.getcwd())
     files: list[str] = []
@@ -79,11 +87,13 @@ def discover(
             files.append(path)
 
     for given in paths:
+        if witness is not None:
+            witness.note_given(given)
         if os.path.isfile(given):
             add(given)  # a file named explicitly is always checked, like ruff and black
         elif os.path.isdir(given):
             strip = len(given.rstrip("/" + os.sep)) + 1 if given in (".", "./") else 0
-            for path, key in _walk(given, excluded if exclude_spec is not None else None, errors):
+            for path, key in _walk(given, excluded if exclude_spec is not None else None, errors, witness):
                 add(path[strip:] if strip else path, key)  # "app.py", not "./app.py", as ruff prints
         elif os.path.islink(given):
             errors.append(DiscoveryError(given, "broken symbolic link"))
@@ -94,7 +104,7 @@ def discover(
     return files, errors
 
 
-def _walk(top: str, excluded, errors: list[DiscoveryError]) -> list[tuple[str, str]]:
+def _walk(top: str, excluded, errors: list[DiscoveryError], witness=None) -> list[tuple[str, str]]:
     """(path, real path) of the Python files under ``top``, in sorted depth-first order.
 
     Unreadable directories are reported in ``errors``. Each real directory is visited once,
@@ -110,7 +120,7 @@ def _walk(top: str, excluded, errors: list[DiscoveryError]) -> list[tuple[str, s
     real_top = os.path.realpath(top)
     visited: set[str] = set()
     ignore_stack: list[tuple[str, object]] = []
-    parent_ignores = _parent_gitignores(top)
+    parent_ignores = _parent_gitignores(top, witness)
     ignore_stack.extend(parent_ignores)
 
     def ignored(path: str, is_dir: bool) -> bool:
@@ -128,6 +138,8 @@ def _walk(top: str, excluded, errors: list[DiscoveryError]) -> list[tuple[str, s
         if real_directory in visited:
             return
         visited.add(real_directory)
+        if witness is not None:
+            witness.note(directory)  # before listing: a change after it makes the note stale
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
@@ -135,7 +147,7 @@ def _walk(top: str, excluded, errors: list[DiscoveryError]) -> list[tuple[str, s
             entries = []
         # only open a .gitignore that the listing shows: an open() that fails in each of
         # thousands of directories is measurable
-        spec = _read_gitignore(directory) if any(e.name == ".gitignore" for e in entries) else None
+        spec = _read_gitignore(directory, witness) if any(e.name == ".gitignore" for e in entries) else None
         pushed = spec is not None
         if pushed:
             ignore_stack.append((os.path.abspath(directory), spec))
@@ -146,6 +158,8 @@ def _walk(top: str, excluded, errors: list[DiscoveryError]) -> list[tuple[str, s
             name = entry.name
             path = prefix + name
             if entry.is_symlink():
+                if witness is not None:
+                    witness.note_link(path)
                 real_path = os.path.realpath(path)
                 if not _is_within(real_path, real_top):
                     continue
@@ -172,17 +186,20 @@ def _walk(top: str, excluded, errors: list[DiscoveryError]) -> list[tuple[str, s
     return found
 
 
-def _parent_gitignores(top: str) -> list[tuple[str, object]]:
+def _parent_gitignores(top: str, witness=None) -> list[tuple[str, object]]:
     """.gitignore files above ``top`` up to the repository root (the folder holding .git)."""
     found: list[tuple[str, object]] = []
     directory = os.path.dirname(os.path.abspath(top))
     while True:
-        if os.path.isdir(os.path.join(directory, ".git")) or os.path.isfile(os.path.join(directory, ".git")):
-            spec = _read_gitignore(directory)
+        marker = os.path.join(directory, ".git")
+        if witness is not None:
+            witness.note_kind(marker)
+        if os.path.isdir(marker) or os.path.isfile(marker):
+            spec = _read_gitignore(directory, witness)
             if spec is not None:
                 found.append((directory, spec))
             break
-        spec = _read_gitignore(directory)
+        spec = _read_gitignore(directory, witness)
         if spec is not None:
             found.append((directory, spec))
         parent = os.path.dirname(directory)

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SAFE = "safe"
-UNSAFE = "unsafe"
+from tether.fixchoice import SAFE, UNSAFE, choose_fix  # SAFE, UNSAFE: the rules import them from here
 
 
 @dataclass(frozen=True)
@@ -50,12 +49,7 @@ class Finding:
 
     def choose_fix(self, unsafe_fixes: bool, style: str) -> Fix | None:
         """The fix a run with these options applies: the rule lists them in preference order."""
-        for fix in self.fixes:
-            if fix.style not in (None, style):
-                continue
-            if fix.is_safe or unsafe_fixes:
-                return fix
-        return None
+        return choose_fix(self.fixes, unsafe_fixes, style)
 
     def sort_key(self) -> tuple[int, int, str]:
         return (self.line, self.col, self.code)

@@ -36,28 +36,9 @@ def emit_check(results: Sequence[FileResult], settings: Settings, fmt: str, text
             for finding in result.findings:
                 click.echo(report.github_line(result.path, finding))
         return
-    for result in with_findings:
-        lines = _lines_of(result, texts) if fmt == "full" else []
-        for finding in result.findings:
-            if fmt == "concise":
-                click.echo(report.concise_line(result.path, finding, settings.unsafe_fixes, settings.style))
-            else:
-                click.echo(report.full_block(result.path, finding, lines, settings.unsafe_fixes, settings.style))
-    if fmt == "full" or with_findings:
-        click.echo(report.summary(results, settings.unsafe_fixes, settings.style))
-
-
-def _lines_of(result: FileResult, texts: Mapping[str, bytes]) -> list[str]:
-    from tether.source import SourceError, decode_bytes, read_source, split_lines
-
-    try:
-        if result.path in texts:
-            source = decode_bytes(texts[result.path], result.path)
-        else:
-            source = read_source(result.path)
-    except SourceError:
-        return []
-    return split_lines(source.text)
+    lines_of = lambda result: report.source_lines(result.path, texts.get(result.path))  # noqa: E731
+    for message in report.check_messages(results, fmt, settings.unsafe_fixes, settings.style, lines_of):
+        click.echo(message)
 
 
 def _json_records(results: Sequence[FileResult], settings: Settings, texts: Mapping[str, bytes]) -> list[dict]:

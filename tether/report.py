@@ -2,15 +2,22 @@
 
 ``json`` is shaped like ruff's JSON output (code, message, filename, location, end_location,
 fix with applicability and edits, url) so tooling that already reads ruff reads tether.
+
+This module imports nothing heavy at import time (no ``typing``, ``dataclasses`` or
+``tether.model``: ~25 ms together) because the warm path of ``tether check``
+(``tether.warm``) prints cached results with it; findings are duck-typed (``code``,
+``message``, positions, ``fixes``, ``choose_fix``), so both paths share every format.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
 
-from tether.model import FileResult, Finding, Fix
-from tether.source import split_lines
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only
+    from typing import Callable, Iterable, Sequence
+
+    from tether.model import FileResult, Finding, Fix
 
 
 def relative(path: str) -> str:
@@ -72,8 +79,46 @@ def summary(results: Sequence[FileResult], unsafe_fixes: bool, style: str) -> st
     return text
 
 
+def check_messages(
+    results: Sequence[FileResult],
+    fmt: str,
+    unsafe_fixes: bool,
+    style: str,
+    lines_of: Callable[[FileResult], Sequence[str]],
+) -> list[str]:
+    """What ``check --output-format full|concise`` prints on stdout, one message per echo.
+
+    ``lines_of(result)`` gives the source lines of a file with findings (``full`` only).
+    """
+    messages = []
+    with_findings = [r for r in results if r.findings]
+    for result in with_findings:
+        lines = lines_of(result) if fmt == "full" else []
+        for finding in result.findings:
+            if fmt == "concise":
+                messages.append(concise_line(result.path, finding, unsafe_fixes, style))
+            else:
+                messages.append(full_block(result.path, finding, lines, unsafe_fixes, style))
+    if fmt == "full" or with_findings:
+        messages.append(summary(results, unsafe_fixes, style))
+    return messages
+
+
+def source_lines(path: str, data: bytes | None = None) -> list[str]:
+    """The lines of ``path`` (or of ``data`` read from it) for ``full`` output; [] if unreadable."""
+    from tether.source import SourceError, decode_bytes, read_source, split_lines
+
+    try:
+        source = decode_bytes(data, path) if data is not None else read_source(path)
+    except SourceError:
+        return []
+    return split_lines(source.text)
+
+
 def fix_edits(old: str, new: str) -> list[dict]:
     """The change from ``old`` to ``new`` as ruff-style edits (1-based rows and columns)."""
+    from tether.source import split_lines
+
     old_lines = split_lines(old)
     new_lines = split_lines(new)
     edits = []

@@ -4,6 +4,8 @@ Results come back in the order of the input file list whatever the number of wor
 output is deterministic and identical for any ``--jobs``, with or without the cache.
 
 Shape of a run (SPEC section 6):
+0. a plain ``check`` whose answer is entirely cached never gets here: ``tether.warm``
+   replays it from a snapshot before the command line is even imported;
 1. ``check`` only: files whose (mtime, size) or content hash is known to the cache get
    their stored result without being parsed (``tether.cache``);
 2. the parent reads the others and runs the byte prefilter (a fast C search: ~0.2 s for
@@ -104,12 +106,16 @@ def run_files(
     jobs: int | None = None,
     use_cache: bool = True,
     progress: bool = False,
+    caches: list | None = None,
 ) -> list[FileResult]:
     """Process ``files`` (mode "check", "diff" or "fix"); results in the order of ``files``.
 
     The parent answers what it can cheaply: cache hits by stat or content hash, unreadable
     files, and files the byte prefilter rejects (90-98% of a real tree). Only the rest, the
     files that must be parsed, go to workers, with their bytes.
+
+    ``caches``, if given, receives the ResultCache the run used and saved (the warm
+    snapshot, ``tether.warm``, copies its index rather than reading the file again).
     """
     results: list[FileResult | None] = [None] * len(files)
     cache = None
@@ -166,6 +172,8 @@ def run_files(
         reporter.close()
     if cache is not None:
         cache.save()
+        if caches is not None:
+            caches.append(cache)
     return results  # type: ignore[return-value]
 
 
