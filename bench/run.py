@@ -101,7 +101,7 @@ def ensure_peers(args) -> None:
     subprocess.run([str(python), "-m", "pip", "install", "-q", *PEERS], check=True)
     # the current checkout, freshly built (not editable), every run
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(REPO)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", str(REPO)], check=True)  # its dependencies
+    subprocess.run([str(python), "-m", "pip", "install", "-q", f"{REPO}[lsp]"], check=True)  # its dependencies, with the language server's
     env = {**os.environ, "TETHER_BENCH_CHILD": "1"}
     os.execve(str(python), [str(python), __file__, *sys.argv[1:]], env)
 

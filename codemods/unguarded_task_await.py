@@ -121,8 +121,10 @@ class UnguardedTaskAwait(Rule):
     TITLE = "Cancel and wait for `{name}` if anything before `await {name}` fails, then re-raise"
 
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
+        if not module.spawn_lines:
+            return
         for function in module.nodes:
-            if isinstance(function, ast.AsyncFunctionDef):
+            if isinstance(function, ast.AsyncFunctionDef) and module.spawns_within(function):
                 yield from self.check_function(module, function)
 
     def check_function(self, module: ModuleInfo, function: ast.AsyncFunctionDef) -> Iterator[Finding]:

@@ -10,6 +10,7 @@ that nobody tracks yet, which names are event loops, and where else a local name
 from __future__ import annotations
 
 import ast
+import bisect
 from functools import cached_property
 from typing import Iterable, Iterator
 
@@ -250,6 +251,18 @@ class ModuleInfo:
             if self.is_event_loop(func.value, call):
                 return "loop.create_task"
         return None
+
+    @cached_property
+    def spawn_lines(self) -> list[int]:
+        """Sorted first lines of every call that spawns a task (``spawn_kind``)."""
+        return sorted(n.lineno for n in self.nodes if isinstance(n, ast.Call) and self.spawn_kind(n))
+
+    def spawns_within(self, node: ast.AST) -> bool:
+        """Whether a spawn call starts inside ``node``'s lines: rules that need one there can
+        skip the walk of every function or class that has none (most of them)."""
+        lines = self.spawn_lines
+        index = bisect.bisect_left(lines, getattr(node, "lineno", 0))
+        return index < len(lines) and lines[index] <= (getattr(node, "end_lineno", None) or node.lineno)
 
     def is_event_loop(self, expr: ast.AST, at: ast.AST) -> bool:
         """Whether ``expr`` is known to be an event loop where ``at`` is evaluated."""

@@ -105,30 +105,38 @@ def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
     return unique
 
 
+_NEWER_SYNTAX = re.compile(
+    r"^\s*(?:type\s+[A-Za-z_]\w*\s*[\[=]"  # PEP 695 type alias (3.12)
+    r"|(?:async\s+)?def\s+[A-Za-z_]\w*\s*\["  # PEP 695 generic function (3.12)
+    r"|class\s+[A-Za-z_]\w*\s*\[)"  # PEP 695 generic class (3.12)
+)
+
+
 def syntax_error_message(path: str, exc: SyntaxError, text: str | None = None) -> str:
     line = exc.lineno or 1
     col = exc.offset or 1
     message = (exc.msg or str(exc)).splitlines()[0] if (exc.msg or str(exc)) else "invalid syntax"
-    if text is not None and _is_newer_syntax(text):
+    if text is not None and _looks_like_newer_syntax(exc, text):
         running = f"{sys.version_info[0]}.{sys.version_info[1]}"
-        message += f" (the file uses syntax newer than Python {running}, which runs tether: run tether with a newer Python)"
+        message += f" (this looks like syntax newer than Python {running}, which runs tether: run tether with a newer Python)"
     return f"{path}:{line}:{col}: cannot parse: {message}"
 
 
-def _is_newer_syntax(text: str) -> bool:
-    """Whether libcst, whose grammar runs ahead of this interpreter's, accepts ``text``.
+def _looks_like_newer_syntax(exc: SyntaxError, text: str) -> bool:
+    """Whether the failing line uses a construct that a newer Python accepts.
 
-    Only asked on the error path, so the libcst import is paid only for such files.
+    A cheap look at the one line (PEP 695 generics and type aliases; PEP 701 f-strings,
+    whose errors 3.11 reports as "f-string: ..."): parsing the file with a newer grammar
+    would be exact but cost more than the whole analysis of a large tree.
     """
-    if sys.version_info >= (3, 14):
+    if sys.version_info >= (3, 12):
         return False
-    try:
-        import libcst
-
-        libcst.parse_module(text)
-    except Exception:  # noqa: BLE001 - any failure means "not valid in a newer Python either"
+    if (exc.msg or "").startswith("f-string"):
+        return True
+    lines = text.splitlines()
+    if not exc.lineno or exc.lineno > len(lines):
         return False
-    return True
+    return bool(_NEWER_SYNTAX.match(lines[exc.lineno - 1]))
 
 
 def check_text(text: str, path: str, settings: Settings) -> FileResult:
