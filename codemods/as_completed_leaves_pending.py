@@ -81,6 +81,7 @@ class AsCompletedLeavesPending(Rule):
     name = "as-completed-leaves-pending"
     summary = "Leaving an asyncio.as_completed loop early leaves the remaining tasks running"
     triggers = (b"as_completed",)
+    asyncio_triggers = triggers  # only asyncio.as_completed
 
     SAFE_TITLE = "Cancel and await the tasks left when the loop exits by an exception (try/finally)"
     UNSAFE_TITLE = (

@@ -73,7 +73,7 @@ import ast
 from dataclasses import dataclass
 from typing import Iterator
 
-from tether.analysis import SPAWN_FUNCTIONS, ModuleInfo, walk_own_scope
+from tether.analysis import SPAWN_ASYNCIO_TRIGGERS, SPAWN_FUNCTIONS, SPAWN_TRIGGERS, ModuleInfo, walk_own_scope
 from tether.blocks import block_of, shares_line_with_previous, suspension_points, yields
 from tether.companions import (
     callee_name,
@@ -93,7 +93,8 @@ class DanglingTask(Rule):
     code = "TET101"
     name = "dangling-task"
     summary = "Task created and its reference dropped: it can be garbage-collected or orphaned"
-    triggers = (b"create_task", b"ensure_future", b"Task(")
+    triggers = SPAWN_TRIGGERS
+    asyncio_triggers = SPAWN_ASYNCIO_TRIGGERS
 
     KEEP_TITLE = "Keep a strong reference with `_keep_task(...)`"
 

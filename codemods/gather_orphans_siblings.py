@@ -101,6 +101,7 @@ class GatherOrphansSiblings(Rule):
     name = "gather-orphans-siblings"
     summary = "`await asyncio.gather(...)` leaves the other children running when one fails"
     triggers = (b"gather",)
+    asyncio_triggers = triggers  # only asyncio.gather, reached through an import of asyncio
 
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
         for node in module.nodes:

@@ -106,7 +106,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator
 
-from tether.analysis import FunctionNode, ModuleInfo, _children, _walk
+from tether.analysis import SPAWN_ASYNCIO_TRIGGERS, SPAWN_TRIGGERS, FunctionNode, ModuleInfo, _children, _walk
 from tether.model import UNSAFE, Finding, Fix
 from tether.rule import Rule, lazy_codemod_command
 from tether.task_uses import TaskUses
@@ -140,7 +140,8 @@ class OwnedTaskNeverCancelled(Rule):
     code = "TET301"
     name = "owned-task-never-cancelled"
     summary = "Task stored on `self` that no method cancels or awaits: it outlives close()"
-    triggers = (b"create_task", b"ensure_future", b"Task(")
+    triggers = SPAWN_TRIGGERS
+    asyncio_triggers = SPAWN_ASYNCIO_TRIGGERS
 
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
         # Every owned task comes from a spawn call written inside its class, so classes

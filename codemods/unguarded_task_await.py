@@ -67,7 +67,7 @@ import ast
 from dataclasses import dataclass
 from typing import Iterator
 
-from tether.analysis import TASK_GROUP_TYPES, ModuleInfo, walk_own_scope
+from tether.analysis import SPAWN_ASYNCIO_TRIGGERS, SPAWN_TRIGGERS, TASK_GROUP_TYPES, ModuleInfo, walk_own_scope
 from tether.blocks import (
     block_of,
     cst_statement_count,
@@ -116,7 +116,8 @@ class UnguardedTaskAwait(Rule):
     code = "TET102"
     name = "unguarded-task-await"
     summary = "Task awaited only after other awaits: if one of them fails, the task is orphaned"
-    triggers = (b"create_task", b"ensure_future", b"Task(")
+    triggers = SPAWN_TRIGGERS
+    asyncio_triggers = SPAWN_ASYNCIO_TRIGGERS
 
     TITLE = "Cancel and wait for `{name}` if anything before `await {name}` fails, then re-raise"
 

@@ -76,6 +76,7 @@ class WaitLeavesPending(Rule):
     name = "wait-leaves-pending"
     summary = "asyncio.wait returns with tasks still pending and nothing cancels or awaits them"
     triggers = (b"wait(",)
+    asyncio_triggers = triggers  # only asyncio.wait
     # asyncio.wait's `timeout` and `return_when` are keyword-only, and FIRST_COMPLETED /
     # FIRST_EXCEPTION are names: a file this rule can fire on spells asyncio and one of them
     # (Event.wait( and Condition.wait( alone admitted a fifth of the parsed bytes).

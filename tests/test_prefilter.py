@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from tether.analysis import ModuleInfo, parse_module
 from tether.config import Settings
-from tether.engine import analyse, build_prefilter, passes_prefilter
+from tether.engine import analyse, build_prefilter, passes_prefilter, rule_may_fire
+from tether.registry import all_rules
+from tether.source import decode_bytes
 from tether.prefilter import Prefilter, contains_token
 from tether.rule import Rule
 
@@ -77,3 +82,53 @@ def test_findings_do_not_depend_on_other_rules_letting_the_file_through():
     text = "import asyncio\n\nasync def f(hass):\n    hass.async_create_task(f(hass))\n"
     _, findings = analyse(text, "x.py", Settings())
     assert findings == []
+
+
+class _NeedsAsyncio(Rule):
+    code = "TET997"
+    triggers = (b"create_task", b"gather")
+    asyncio_triggers = (b"gather",)
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b"from db import gather\nawait gather(q)\n", False),  # somebody else's gather
+        (b"import asyncio\nawait asyncio.gather(a(), b())\n", True),
+        (b"from asyncio import gather as g\nawait g(a())\n", True),
+        (b"self._loop.create_task(job())\n", True),  # needs no import of asyncio
+    ],
+)
+def test_asyncio_triggers_count_only_where_asyncio_is_named(data, expected):
+    assert Prefilter([_NeedsAsyncio()])(data) is expected
+    assert rule_may_fire(_NeedsAsyncio(), data.decode(), Settings()) is expected
+
+
+def test_rules_sharing_triggers_are_searched_once():
+    from tether.engine import enabled_rules
+
+    prefilter = build_prefilter(Settings())
+    assert len(prefilter.groups) == len(set(prefilter.groups)) < len(enabled_rules(Settings()))
+
+
+def _before_files():
+    root = Path(__file__).resolve().parent.parent / "fixtures"
+    return sorted(root.glob("TET*/*.before.py"))
+
+
+@pytest.mark.parametrize("path", _before_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_prefilter_lets_through_every_fixture_a_rule_reports_on(path):
+    """Soundness against every fixture: run each rule with no prefilter at all, and wherever
+    it reports something, both the byte prefilter and the per-rule test must have said yes."""
+    data = path.read_bytes()
+    text = decode_bytes(data, str(path)).text
+    settings = Settings()
+    module = ModuleInfo(text, parse_module(text, str(path)))
+    reported = False
+    for rule in all_rules():
+        if list(rule.check(module, settings)):
+            reported = True
+            assert rule.may_fire_on(data), rule.code
+            assert rule_may_fire(rule, text, settings), rule.code
+    if reported:
+        assert passes_prefilter(data, build_prefilter(settings))

@@ -26,6 +26,10 @@ SPAWN_FUNCTIONS = {
     "asyncio.Task": "asyncio.Task",
     "asyncio.tasks.Task": "asyncio.Task",
 }
+# What the byte prefilter looks for where ``spawn_kind`` may answer: ``create_task`` also as
+# ``self._loop.create_task`` (no import needed), the others only through an import of asyncio.
+SPAWN_TRIGGERS = (b"create_task", b"ensure_future", b"Task(")
+SPAWN_ASYNCIO_TRIGGERS = (b"ensure_future", b"Task(")
 LOOP_FACTORIES = {
     "asyncio.get_running_loop",
     "asyncio.get_event_loop",

@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 from tether.analysis import ModuleInfo, parse_module
 from tether.config import Settings
 from tether.model import FileResult, Finding
-from tether.prefilter import Prefilter, contains_token
+from tether.prefilter import Prefilter, contains_token, tokens_match, trigger_group
 from tether.source import SourceError, SourceFile, decode_bytes, read_source, write_source
 
 MAX_PASSES = 4
@@ -55,9 +55,10 @@ def rule_may_fire(rule, text, settings: Settings) -> bool:
     """The per-rule prefilter on decoded text (used when another rule let the file through)."""
     if settings.extra_spawners or not rule.triggers:
         return True
-    if not any(contains_token(text, token.decode("utf-8")) for token in rule.triggers):
+    group = trigger_group(rule)
+    if not tokens_match(group, text):
         return False
-    pattern = getattr(rule, "trigger_pattern", None)
+    pattern = group[2]
     return pattern is None or _compiled(pattern).search(text.encode("utf-8", "surrogatepass")) is not None
 
 

@@ -14,6 +14,12 @@ Semantics, for every rule (``Rule.triggers``, ``Rule.trigger_pattern``):
   anything after the parenthesis. Any Python construct that reaches a name has to spell it
   as a whole identifier (an import, an attribute, an alias), so this is as safe as a plain
   substring test and rejects far more files.
+* ``asyncio_triggers`` (optional, a subset of ``triggers``) are names that can only reach
+  asyncio's API through an import that spells ``asyncio`` (``gather``, ``ensure_future``):
+  they count only in files that also contain the bytes ``asyncio``. Only one file in ten
+  of a real tree does, so one fast search answers for most files, and a file that has its
+  own ``gather`` (a database's, a test helper's) is not parsed for nothing. ``create_task``
+  is not among them: ``self._loop.create_task(...)`` needs no import.
 * ``trigger_pattern`` (optional, a bytes regular expression) is a second, stricter test for
   files that contain one of the rule's triggers; it only runs on those few files, so it may
   be slow-ish (for example: ``rb"\\bwait\\s*\\("``).
@@ -27,7 +33,7 @@ regular expression with look-behind would be about 30 times slower over a large 
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence, Tuple
 
 
 def _is_name_byte(value: int) -> bool:
@@ -65,6 +71,36 @@ def contains_token(haystack, token) -> bool:
     return False
 
 
+ASYNCIO = b"asyncio"
+
+# (triggers that count anywhere, triggers that count only next to "asyncio", pattern or None)
+Group = Tuple[Tuple[bytes, ...], Tuple[bytes, ...], Optional[bytes]]
+
+
+def trigger_group(rule) -> Group:
+    """A rule's prefilter as plain data: its triggers split by whether they need ``asyncio``."""
+    needing = set(getattr(rule, "asyncio_triggers", ()))
+    triggers = tuple(rule.triggers)
+    anywhere = tuple(t for t in triggers if t not in needing)
+    return anywhere, tuple(t for t in triggers if t in needing), getattr(rule, "trigger_pattern", None)
+
+
+def tokens_match(group: Group, haystack, has_asyncio: bool | None = None) -> bool:
+    """Whether ``haystack`` (bytes; or str, for the per-rule test on decoded text) holds a
+    trigger of ``group``, before its pattern; ``has_asyncio`` if the caller already knows."""
+    anywhere, needing, _ = group
+    if isinstance(haystack, str):
+        anywhere = tuple(t.decode("utf-8") for t in anywhere)
+        needing = tuple(t.decode("utf-8") for t in needing)
+    if any(contains_token(haystack, token) for token in anywhere):
+        return True
+    if not needing:
+        return False
+    if has_asyncio is None:
+        has_asyncio = (ASYNCIO if isinstance(haystack, bytes) else "asyncio") in haystack
+    return has_asyncio and any(contains_token(haystack, token) for token in needing)
+
+
 class Prefilter:
     """The combined prefilter of a run's enabled rules (and configured spawners).
 
@@ -74,16 +110,16 @@ class Prefilter:
 
     def __init__(self, rules: Iterable, extra_spawners: Sequence[str] = ()) -> None:
         self.pass_all = False
-        # (tokens, compiled pattern or None) per rule; spawners have no pattern
-        groups: list[tuple[tuple[bytes, ...], bytes | None]] = []
+        groups: list[Group] = []
         for rule in rules:
-            triggers = tuple(rule.triggers)
-            if not triggers:
+            if not rule.triggers:
                 self.pass_all = True
-            groups.append((triggers, getattr(rule, "trigger_pattern", None)))
+            group = trigger_group(rule)
+            if group not in groups:  # TET101, TET102 and TET301 share theirs: search once
+                groups.append(group)
         spawner_tokens = tuple(name.rsplit(".", 1)[-1].encode() for name in extra_spawners)
         if spawner_tokens:
-            groups.append((spawner_tokens, None))
+            groups.append((spawner_tokens, (), None))
         self.groups = tuple(groups)
         self._compiled: dict[bytes, re.Pattern[bytes]] = {}
 
@@ -104,11 +140,15 @@ class Prefilter:
     def __call__(self, data: bytes) -> bool:
         if self.pass_all:
             return True
-        for tokens, pattern in self.groups:
-            if any(contains_token(data, token) for token in tokens):
+        has_asyncio = None  # searched at most once, and only if some group needs to know
+        for group in self.groups:
+            if group[1] and has_asyncio is None:
+                has_asyncio = ASYNCIO in data
+            if tokens_match(group, data, has_asyncio):
+                pattern = group[2]
                 if pattern is None or self._pattern(pattern).search(data) is not None:
                     return True
         return False
 
 
-__all__ = ["Prefilter", "contains_token"]
+__all__ = ["Prefilter", "contains_token", "tokens_match", "trigger_group"]
