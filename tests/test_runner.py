@@ -88,6 +88,43 @@ def test_worker_pool_really_runs_and_keeps_input_order(tmp_path):
     assert runner.worker_count(2, candidates) == 2  # so the pool was used above
 
 
+def test_workers_that_scan_their_own_files_find_the_same(tmp_path, monkeypatch):
+    """A large run hands paths, not bytes, to workers: each reads, looks up the cache,
+    prefilters and parses its own files. Nothing about the answer may change."""
+    root = make_tree(tmp_path, count=80)
+    files, _ = discover([str(root)], (), str(root))
+    settings = Settings(project_root=str(root))
+    serial = runner.run_files(files, settings, "check", jobs=1, use_cache=False)
+    serial_diff = runner.run_files(files, settings, "diff", jobs=1, use_cache=False)
+    assert runner.scan_worker_count(2, len(files)) == 1  # 81 files: the parent scans
+
+    monkeypatch.setattr(runner, "SCAN_IN_WORKERS", 16)
+    monkeypatch.setattr(runner, "SCAN_CHUNK", 4)
+    assert runner.scan_worker_count(2, len(files)) == 2
+    assert runner.scan_worker_count(1, len(files)) == 1  # --jobs 1 is obeyed
+    assert runner.run_files(files, settings, "check", jobs=2, use_cache=False) == serial
+    assert runner.run_files(files, settings, "diff", jobs=2, use_cache=False) == serial_diff
+
+    old = 1_600_000_000
+    for path in files:
+        os.utime(path, (old, old))
+    assert runner.run_files(files, settings, "check", jobs=2) == serial  # fills the cache
+    for path in files:
+        os.utime(path, (old + 10, old + 10))  # stat index misses: workers hit by content
+    with monkeypatch.context() as patch:
+        _forbid_analysis(patch)
+        assert runner.run_files(files, settings, "check", jobs=2) == serial
+        assert runner.run_files(files, settings, "check", jobs=2) == serial  # now by stat
+
+
+def test_command_line_scans_in_workers_with_identical_output(tmp_path):
+    root = make_tree(tmp_path, count=runner.SCAN_IN_WORKERS + 8)
+    serial, serial_errors = check_json(root, "--jobs", "1", "--no-cache")
+    parallel, parallel_errors = check_json(root, "--jobs", "2", "--no-cache")
+    assert len(serial) == 2 * len(range(0, runner.SCAN_IN_WORKERS + 8, 4))
+    assert (parallel, parallel_errors) == (serial, serial_errors)
+
+
 def test_default_worker_count_follows_the_amount_of_source(monkeypatch):
     monkeypatch.setattr(runner, "default_jobs", lambda: 4)
     small = [("a.py", b"x" * 1000)] * 10

@@ -94,12 +94,13 @@ def _run_paths(run: Run, mode: str, write: bool = False, output_format: str | No
     lets the next identical run skip the command line (``tether.warm``)."""
     from tether.discovery import discover
     from tether.progress import wanted
-    from tether.runner import run_files, select_shard
+    from tether.runner import run_files, select_shard, tune_collector
 
     if recorder is not None:
         recorder.prepare(run.settings)
     files, problems = discover(run.paths, run.settings.exclude, run.settings.project_root, recorder)
     files = select_shard(files, run.shard, run.settings.project_root)
+    tune_collector()
     results = [FileResult(p.path, error=f"{p.path}: {p.message}") for p in problems]
     caches: list = []
     results.extend(

@@ -72,3 +72,7 @@ class FileResult:
     helper_imports: tuple[str, ...] = ()
     # why a remaining finding's fix could not be applied: ((code, line, col), reason) pairs
     not_fixed: tuple[tuple[tuple[str, int, int], str], ...] = ()
+
+    def is_clean(self) -> bool:
+        """Nothing found, nothing failed, nothing to write: most files of any run."""
+        return self == FileResult(self.path)
