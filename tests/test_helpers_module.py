@@ -54,11 +54,28 @@ def test_fix_creates_the_module_with_every_helper_the_fixes_import(tmp_path, cli
     assert "Wrote helpers module" not in again.stderr
 
 
-def test_diff_does_not_write_the_module(tmp_path, cli):
+def test_diff_shows_the_module_fix_would_create_and_writes_nothing(tmp_path, cli):
     app = _project(tmp_path)
-    result = cli(["diff", "--no-cache", app], cwd=tmp_path)
+    result = cli(["diff", "--no-cache", "app.py"], cwd=tmp_path)
     assert result.exit_code == 1
     assert not (tmp_path / "myproject").exists()
+    assert "--- /dev/null\n+++ b/myproject/aio.py\n" in result.output
+    # the whole dry run, applied with patch, gives a program that imports and runs
+    (tmp_path / "fix.patch").write_bytes(result.stdout_bytes)
+    subprocess.run(["patch", "-s", "-p1", "-i", "fix.patch"], cwd=tmp_path, check=True)
+    run = subprocess.run([sys.executable, "app.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout == "[1, 2]\n", run.stderr
+    assert cli(["diff", "--no-cache", "app.py"], cwd=tmp_path).exit_code == 0  # nothing left to show
+
+
+def test_diff_shows_only_what_an_existing_module_lacks(tmp_path, cli):
+    app = _project(tmp_path)
+    (tmp_path / "myproject").mkdir()
+    (tmp_path / "myproject" / "aio.py").write_text("import asyncio\n\n\ndef _keep_task(task):\n    return task\n")
+    result = cli(["diff", "--no-cache", app], cwd=tmp_path)
+    assert "--- a/myproject/aio.py\n+++ b/myproject/aio.py\n" in result.output
+    module_diff = result.output.split("+++ b/myproject/aio.py\n", 1)[1]
+    assert "+async def _gather_cancel_on_error(" in module_diff and "+def _keep_task" not in module_diff
 
 
 def test_an_existing_module_keeps_its_bytes_and_gets_only_the_missing_helper(tmp_path, cli):

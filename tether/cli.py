@@ -174,7 +174,7 @@ def diff(paths, select, ignore, target_version, config_file, unsafe_fixes, style
     had_error = _print_errors(results)
     from tether import output
 
-    changed = output.emit_diffs(results)
+    changed = output.emit_diffs(results, _planned_helpers_module(run.settings, results))
     output.emit_fix_summary(results, run.settings, dry_run=True)
     if had_error:
         sys.exit(2)
@@ -215,10 +215,34 @@ def fix(paths, select, ignore, target_version, config_file, unsafe_fixes, style,
     sys.exit(1 if any(r.remaining or (r.findings and r.new_text is None) for r in results) else 0)
 
 
+def _helper_kinds(settings: Settings, results: Sequence[FileResult]) -> set[str]:
+    """The helpers that the rewritten files import from ``helpers-module`` (if it is set)."""
+    if not settings.helpers_module:
+        return set()
+    return {kind for r in results if r.new_text is not None for kind in r.helper_imports}
+
+
+def _planned_helpers_module(settings: Settings, results: Sequence[FileResult]) -> list:
+    """For ``diff``: the helpers module ``fix`` would create or complete, as (path, old, new)."""
+    kinds = _helper_kinds(settings, results)
+    if not kinds:
+        return []
+    import os
+
+    from tether.helpers import planned_helpers_module
+
+    try:
+        planned = planned_helpers_module(settings.project_root or os.getcwd(), settings.helpers_module, kinds)
+    except (OSError, UnicodeDecodeError) as exc:
+        click.echo(f"error: cannot read helpers module {settings.helpers_module}: {exc}", err=True)
+        return []
+    return [planned] if planned else []
+
+
 def _provide_helpers_module(settings: Settings, results: Sequence[FileResult]) -> bool:
     """With ``helpers-module`` set, make sure the module the fixed files import from exists."""
-    kinds = {kind for r in results if r.new_text is not None for kind in r.helper_imports}
-    if not kinds or not settings.helpers_module:
+    kinds = _helper_kinds(settings, results)
+    if not kinds:
         return True
     import os
 

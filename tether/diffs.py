@@ -29,13 +29,15 @@ def display_path(path: str) -> str:
     return relative.replace(os.sep, "/")
 
 
-def unified_diff(old: str, new: str, path: str, context: int = 3) -> str:
-    """The diff of one file as text (lines keep their own endings)."""
+def unified_diff(old: str | None, new: str, path: str, context: int = 3) -> str:
+    """The diff of one file as text (lines keep their own endings); ``old`` None: the file
+    is created (``--- /dev/null``, as git and ``patch`` expect)."""
     shown = display_path(path) if path != "-" else "-"
-    old_lines = split_lines(old)
+    old_lines = split_lines(old or "")
     new_lines = split_lines(new)
     out: list[str] = []
-    for line in difflib.unified_diff(old_lines, new_lines, f"a/{shown}", f"b/{shown}", n=context):
+    source = "/dev/null" if old is None else f"a/{shown}"
+    for line in difflib.unified_diff(old_lines, new_lines, source, f"b/{shown}", n=context):
         if line.startswith(("---", "+++")):
             out.append(line.rstrip("\r\n") + "\n")
             continue

@@ -354,20 +354,31 @@ def helpers_module_source(kinds, existing_text: str = "", newline: str = "\n") -
     return existing_text + appended.replace("\n", newline)
 
 
-def provide_helpers_module(root: str, helpers_module: str, kinds) -> str | None:
-    """Create (or complete) the helpers module file; the path written, or None if up to date."""
+def planned_helpers_module(root: str, helpers_module: str, kinds) -> tuple[str, str | None, str] | None:
+    """What ``provide_helpers_module`` would write: (path, current text or None if the file
+    does not exist, new text); None if the module already holds every helper. Writes
+    nothing, so ``tether diff`` can show the module a ``fix`` would create."""
     import os
 
     path = helpers_module_path(root, helpers_module)
-    existing = ""
+    existing = None
     if os.path.exists(path):
         with open(path, encoding="utf-8", newline="") as handle:
             existing = handle.read()
     from tether.source import detect_newline
 
-    text = helpers_module_source(kinds, existing, detect_newline(existing) if existing else "\n")
-    if text is None:
+    text = helpers_module_source(kinds, existing or "", detect_newline(existing) if existing else "\n")
+    return None if text is None else (path, existing, text)
+
+
+def provide_helpers_module(root: str, helpers_module: str, kinds) -> str | None:
+    """Create (or complete) the helpers module file; the path written, or None if up to date."""
+    import os
+
+    planned = planned_helpers_module(root, helpers_module, kinds)
+    if planned is None:
         return None
+    path, _, text = planned
     directory = os.path.dirname(path)
     created_dirs = []
     probe = directory

@@ -65,18 +65,23 @@ def _json_records(results: Sequence[FileResult], settings: Settings, texts: Mapp
     return records
 
 
-def emit_diffs(results: Sequence[FileResult]) -> bool:
+def emit_diffs(results: Sequence[FileResult], created: Sequence[tuple[str, str | None, str]] = ()) -> bool:
+    """Print the diff of each changed file, then of each ``created`` (path, old text or None,
+    new text): files a ``fix`` would write besides the checked ones (the helpers module)."""
     from tether.diffs import render_diff, unified_diff
 
     changed = False
     terminal = _stdout_is_terminal()
     console = None
+    diffs = []
     for result in results:
         if result.new_text is None or result.old_text is None or result.new_text == result.old_text:
             continue
-        changed = True
         bom = "\ufeff" if result.encoding == "utf-8-sig" else ""  # so the patch matches the file's bytes
-        text = unified_diff(bom + result.old_text, bom + result.new_text, result.path)
+        diffs.append((unified_diff(bom + result.old_text, bom + result.new_text, result.path), result.encoding))
+    diffs.extend((unified_diff(old, new, path), "utf-8") for path, old, new in created)
+    for text, encoding in diffs:
+        changed = True
         if terminal:
             if console is None:
                 from rich.console import Console
@@ -84,7 +89,7 @@ def emit_diffs(results: Sequence[FileResult]) -> bool:
                 console = Console()
             render_diff(text, console)
         else:
-            encoding = result.encoding or "utf-8"
+            encoding = encoding or "utf-8"
             encoding = "utf-8" if encoding == "utf-8-sig" else encoding
             sys.stdout.flush()
             sys.stdout.buffer.write(text.encode(encoding, errors="surrogateescape"))
