@@ -116,3 +116,24 @@ def test_helpers_module_holds_helpers_that_others_call(tmp_path):
     namespace: dict = {}
     exec(compile(text, "helpers.py", "exec"), namespace)
     assert callable(namespace["_wait_cancel_pending"]) and callable(namespace["_cancel_pending"])
+
+
+def test_every_template_is_indented_in_four_space_levels_without_multiline_strings():
+    # what ``reindent`` relies on to give a helper the module's own indentation
+    for template in helpers.TEMPLATES.values():
+        assert '"""' not in template.source and "'''" not in template.source, template.kind
+        for line in template.source.splitlines():
+            assert (len(line) - len(line.lstrip(" "))) % 4 == 0, (template.kind, line)
+            assert "\t" not in line, template.kind
+
+
+def test_inline_helpers_follow_the_module_indentation(tmp_path, cli):
+    program = PROGRAM.replace("    ", "  ")  # a two-space module
+    app = tmp_path / "app.py"
+    app.write_text(program)
+    assert cli(["fix", "--no-cache", app], cwd=tmp_path).exit_code == 0
+    fixed = app.read_text()
+    assert "async def _gather_cancel_on_error(*aws):\n  tasks = {}\n  try:\n    for aw in aws:\n" in fixed
+    run = subprocess.run([sys.executable, "app.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout == "[1, 2]\n", run.stderr
+    assert cli(["fix", "--no-cache", app], cwd=tmp_path).exit_code == 0 and app.read_text() == fixed

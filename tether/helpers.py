@@ -226,18 +226,36 @@ def unique_name(base: str, taken: set[str] | frozenset[str]) -> str:
 
 
 def render_helper(
-    template: HelperTemplate, taken: set[str], asyncio_name: str, required: dict[str, str] | None = None
+    template: HelperTemplate,
+    taken: set[str],
+    asyncio_name: str,
+    required: dict[str, str] | None = None,
+    indent: str = "    ",
 ) -> tuple[str, str]:
     """(source, call name) for ``template`` with every name made unique against ``taken``.
 
     ``required`` maps each required helper's template name (e.g. "_cancel_pending") to the
-    name it got in this module.
+    name it got in this module; ``indent`` is the module's own indentation unit.
     """
     names = {}
     for name in template.names:
         names[name] = unique_name(name, taken)
         taken.add(names[name])
-    return template.source.format(asyncio=asyncio_name, **names, **(required or {})), names[template.names[0]]
+    source = template.source.format(asyncio=asyncio_name, **names, **(required or {}))
+    return reindent(source, indent), names[template.names[0]]
+
+
+def reindent(source: str, indent: str) -> str:
+    """``source`` (indented by four spaces per level, as the templates are) indented by
+    ``indent`` per level instead: a helper in a tab-indented module uses tabs too. The
+    templates hold no multi-line strings, so every leading space is indentation."""
+    if indent == "    ":
+        return source
+    lines = []
+    for line in source.splitlines(keepends=True):
+        stripped = line.lstrip(" ")
+        lines.append(indent * ((len(line) - len(stripped)) // 4) + stripped)
+    return "".join(lines)
 
 
 def insertion_line(tree: ast.Module) -> int:

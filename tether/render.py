@@ -109,7 +109,7 @@ class RenderContext:
             template = helpers.TEMPLATES[kind]
             required = {helpers.TEMPLATES[r].names[0]: self.helper(r) for r in template.requires}
             asyncio_name = self.asyncio if "{asyncio}" in template.source else "asyncio"
-            source, name = helpers.render_helper(template, self.taken_names, asyncio_name, required)
+            source, name = helpers.render_helper(template, self.taken_names, asyncio_name, required, self.indent)
             self.needed_helpers[kind] = name
             self.helper_sources[kind] = source
         return self.needed_helpers[kind]
