@@ -45,7 +45,12 @@ user, orders = _t1.result(), _t2.result()
 a single child, a gather that is not directly awaited (stored, passed to ``wait_for``,
 ``run_until_complete``). Children that are futures or tasks shared with other code
 (attributes such as ``self.reader``, parameters, subscripts, names used elsewhere) are
-reported *without* a fix: cancelling them could cancel someone else's work.
+reported *without* a fix: cancelling them could cancel someone else's work. A local list of
+fresh awaitables stays owned (and fixed) when it is built by a comprehension, ``append``,
+``extend``, ``+=`` or ``[...] + [...]`` and otherwise only tested for truth (``if tasks:``,
+``if not tasks: return``, ``if tasks := [...]:``) or measured with ``len``; so does a local
+dict of fresh calls gathered as ``*d.values()`` and otherwise read only for its keys. Any
+other read (passed on, stored, indexed, iterated, returned) makes it shared.
 
 ## Fix safety
 The helper fix is *safe*: when no child fails and nobody cancels, results and timing are
