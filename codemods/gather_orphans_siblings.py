@@ -45,7 +45,12 @@ user, orders = _t1.result(), _t2.result()
 a single child, a gather that is not directly awaited (stored, passed to ``wait_for``,
 ``run_until_complete``). Children that are futures or tasks shared with other code
 (attributes such as ``self.reader``, parameters, subscripts, names used elsewhere) are
-reported *without* a fix: cancelling them could cancel someone else's work.
+reported *without* a fix: cancelling them could cancel someone else's work. A local list of
+fresh awaitables stays owned (and fixed) when it is built by a comprehension, ``append``,
+``extend``, ``+=`` or ``[...] + [...]`` and otherwise only tested for truth (``if tasks:``,
+``if not tasks: return``, ``if tasks := [...]:``) or measured with ``len``; so does a local
+dict of fresh calls gathered as ``*d.values()`` and otherwise read only for its keys. Any
+other read (passed on, stored, indexed, iterated, returned) makes it shared.
 
 ## Fix safety
 The helper fix is *safe*: when no child fails and nobody cancels, results and timing are
@@ -187,6 +192,9 @@ class GatherOrphansSiblings(Rule):
                 if expr.func.attr == "result" or (expr.func.attr in LOOKUP_METHODS and _holds_futures(expr.func.value)):
                     raise Shared(module.segment(expr))
             return
+        if isinstance(expr, ast.IfExp):  # `a() if c else b()`: whichever runs, it is fresh
+            self.fresh_child(module, function, owner, expr.body, depth + 1)
+            return self.fresh_child(module, function, owner, expr.orelse, depth + 1)
         if isinstance(expr, ast.Name):
             if function is not None and self.owned_local(module, function, owner, expr.id, depth):
                 return
@@ -219,6 +227,13 @@ class GatherOrphansSiblings(Rule):
             if isinstance(mapped, (ast.Name, ast.Attribute)):
                 return
             raise Shared(module.segment(expr))
+        if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):  # [f()] + [g(x) for x in xs]
+            self.fresh_iterable(module, function, owner, expr.left, depth + 1)
+            return self.fresh_iterable(module, function, owner, expr.right, depth + 1)
+        if _dict_values_call(expr) and function is not None:  # *updates.values()
+            if self.owned_dict(module, function, owner, expr.func.value.id, depth):  # type: ignore[union-attr]
+                return
+            raise Shared(module.segment(expr))
         if isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Slice) and isinstance(expr.value, ast.Name):
             expr = expr.value  # a chunk of a local list: *coros[i:i + 10]
         if isinstance(expr, ast.Name) and function is not None:
@@ -244,6 +259,10 @@ class GatherOrphansSiblings(Rule):
                 value = assign.value
             elif isinstance(assign, ast.AnnAssign) and assign.target is binding and assign.value is not None:
                 value = assign.value
+            elif iterable and isinstance(assign, ast.AugAssign) and isinstance(assign.op, ast.Add):
+                value = assign.value  # `tasks += [...]` adds the elements of value, nothing else
+            elif iterable and isinstance(assign, ast.NamedExpr) and _truth_tested(module, assign):
+                value = assign.value  # `if tasks := [...]:` reads the list only for its truth
             else:
                 return False
             try:
@@ -263,6 +282,61 @@ class GatherOrphansSiblings(Rule):
             if not iterable or not self._list_building_read(module, function, owner, read, depth):
                 return False
         return True
+
+    def owned_dict(self, module: ModuleInfo, function, owner: ast.Call, name: str, depth: int) -> bool:
+        """``name`` is a local dict of ``function`` whose values are all fresh awaitables (bound
+        by a display or comprehension, added by ``name[key] = call()``), whose values only
+        ``*name.values()`` in ``owner`` reads; other reads see only its keys or its size."""
+        if module.declared_nonlocal(function, name) or name in _parameters(function):
+            return False
+        bindings = [
+            node
+            for node in walk_own_scope(function)
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
+        ]
+        if not bindings:
+            return False
+        try:
+            for binding in bindings:
+                assign = module.parent(binding)
+                if isinstance(assign, ast.Assign) and assign.targets == [binding]:
+                    value = assign.value
+                elif isinstance(assign, ast.AnnAssign) and assign.target is binding and assign.value is not None:
+                    value = assign.value
+                else:
+                    return False
+                if isinstance(value, ast.Dict) and None not in value.keys:  # no `**other`
+                    for element in value.values:
+                        self._fresh_dict_value(module, function, element, depth)
+                elif isinstance(value, ast.DictComp):
+                    self._fresh_dict_value(module, function, value.value, depth)
+                elif not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "dict"
+                          and not value.args and not value.keywords and "dict" not in module.imports):
+                    return False
+            for read in module.name_reads(function, name):
+                if any(ancestor is owner for ancestor in module.ancestors(read)):
+                    values = module.parent(module.parent(read))
+                    if not (_dict_values_call(values) and values.func.value is read  # type: ignore[union-attr]
+                            and isinstance(module.parent(values), ast.Starred) and module.parent(values) in owner.args):
+                        return False
+                    continue
+                parent = module.parent(read)
+                if isinstance(parent, ast.Subscript) and parent.value is read and isinstance(parent.ctx, ast.Store):
+                    assign = module.parent(parent)  # `updates[key] = call()`
+                    if not (isinstance(assign, ast.Assign) and assign.targets == [parent]):
+                        return False
+                    self._fresh_dict_value(module, function, assign.value, depth)
+                elif not _key_only_read(module, read):
+                    return False
+        except Shared:
+            return False
+        return True
+
+    def _fresh_dict_value(self, module: ModuleInfo, function, value: ast.AST, depth: int) -> None:
+        """A dict value must be a fresh call itself: a local name could also be a key."""
+        if not isinstance(value, ast.Call):
+            raise Shared(module.segment(value))
+        self.fresh_child(module, function, value, value, depth + 1)
 
     def _starred_read(self, module: ModuleInfo, owner: ast.Call, read: ast.Name) -> bool:
         parent = module.parent(read)
@@ -284,6 +358,8 @@ class GatherOrphansSiblings(Rule):
         )
 
     def _list_building_read(self, module: ModuleInfo, function, owner: ast.Call, read: ast.Name, depth: int) -> bool:
+        if _truth_tested(module, read):  # `if tasks:`, `if not tasks: return`: only a bool comes out
+            return True
         parent = module.parent(read)
         if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id == "len":
             return parent.args == [read]
@@ -555,6 +631,52 @@ def _parameters(function) -> set[str]:
     names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
     names.update(a.arg for a in (args.vararg, args.kwarg) if a is not None)
     return names
+
+
+def _truth_tested(module: ModuleInfo, node: ast.AST) -> bool:
+    """Only the truth of ``node``'s value is used: the test of an ``if``/``elif``, the operand of
+    ``not``, or an operand of an ``and``/``or`` that is itself truth-tested (``a or b`` as a
+    value evaluates to one of its operands, which would hand the list on)."""
+    parent = module.parent(node)
+    if isinstance(parent, ast.If):
+        return parent.test is node
+    if isinstance(parent, ast.UnaryOp):
+        return isinstance(parent.op, ast.Not)
+    if isinstance(parent, ast.BoolOp):
+        return _truth_tested(module, parent)
+    return False
+
+
+def _dict_values_call(expr: ast.AST) -> bool:
+    """``name.values()``."""
+    return (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr == "values"
+        and isinstance(expr.func.value, ast.Name)
+        and not expr.args
+        and not expr.keywords
+    )
+
+
+def _key_only_read(module: ModuleInfo, read: ast.Name) -> bool:
+    """A read of a dict that sees its keys or its size, never its values: its truth, ``len(d)``,
+    ``d.keys()``, ``key in d``, ``for key in d``, ``zip(d, ...)`` (iterating a dict yields keys)."""
+    if _truth_tested(module, read):
+        return True
+    parent = module.parent(read)
+    if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in ("len", "zip"):
+        if parent.func.id in module.imports or read not in parent.args:
+            return False
+        return all(keyword.arg == "strict" for keyword in parent.keywords)  # zip(d, results, strict=True)
+    if isinstance(parent, ast.Attribute) and parent.attr == "keys":
+        call = module.parent(parent)
+        return isinstance(call, ast.Call) and call.func is parent and not call.args and not call.keywords
+    if isinstance(parent, ast.Compare):  # `key in d`; in `a in d in e` d itself is tested
+        return parent.comparators[-1] is read and isinstance(parent.ops[-1], (ast.In, ast.NotIn))
+    if isinstance(parent, (ast.For, ast.comprehension)):
+        return parent.iter is read
+    return False
 
 
 def _empty_list(value: ast.AST) -> bool:

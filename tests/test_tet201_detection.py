@@ -55,6 +55,33 @@ def findings(body: str, settings: Settings = Settings()):
             "t",
         ),
         ("async def run():\n    await asyncio.gather(*TASKS)\n", "TASKS"),
+        # an owned list whose truth is tested stays shared once any other read can hand it on
+        ("async def run(xs, log):\n    tasks = [f() for x in xs]\n    if tasks:\n        log(tasks)\n"
+         "        await asyncio.gather(*tasks)\n", "tasks"),
+        ("async def run(xs):\n    tasks = [f() for x in xs]\n    while tasks:\n        await asyncio.gather(*tasks)\n"
+         "        tasks = []\n", "tasks"),
+        ("async def run(xs):\n    tasks = [f() for x in xs]\n    kept = tasks or None\n    if kept:\n"
+         "        await asyncio.gather(*tasks)\n", "tasks"),
+        ("async def run(xs):\n    tasks = [f() for x in xs]\n    if tasks and tasks[0]:\n"
+         "        await asyncio.gather(*tasks)\n", "tasks"),
+        ("async def run(xs, pending):\n    tasks = [f() for x in xs]\n    tasks += pending\n"
+         "    await asyncio.gather(*tasks)\n", "tasks"),
+        ("async def run(xs):\n    tasks = [f() for x in xs]\n    tasks *= 2\n    await asyncio.gather(*tasks)\n", "tasks"),
+        ("async def run(pending):\n    tasks = [f()] + pending\n    await asyncio.gather(*tasks)\n", "tasks"),
+        ("async def run(xs):\n    keep = (tasks := [f() for x in xs])\n    await asyncio.gather(*tasks)\n"
+         "    return keep\n", "tasks"),
+        ("async def run(x, pending):\n    await asyncio.gather(f() if x else pending, f())\n", "pending"),
+        ("async def run(xs):\n    d = {x: f() for x in xs}\n    await asyncio.gather(*d.values())\n    return d['a']\n",
+         "d.values()"),
+        ("async def run(xs):\n    d = {x: f() for x in xs}\n    await asyncio.gather(*d.values())\n"
+         "    return list(d.items())\n", "d.values()"),
+        ("async def run(pending):\n    d = {'a': f(), **pending}\n    await asyncio.gather(*d.values())\n", "d.values()"),
+        ("async def run(xs, t):\n    d = {x: f() for x in xs}\n    d['t'] = t\n    await asyncio.gather(*d.values())\n",
+         "d.values()"),
+        ("async def run(xs):\n    t = asyncio.ensure_future(f())\n    d = {t: f()}\n    d['x'] = t\n"
+         "    await asyncio.gather(*d.values())\n", "d.values()"),
+        ("async def run(xs, other):\n    d = {x: f() for x in xs}\n    other in d in other\n"
+         "    await asyncio.gather(*d.values())\n", "d.values()"),
     ],
 )
 def test_shared_children_are_reported_without_a_fix(body, shared):
@@ -78,6 +105,25 @@ def test_an_unknown_keyword_is_reported_without_a_fix():
         "async def run(xs):\n    await asyncio.gather(*[asyncio.ensure_future(f()) for x in xs])\n",
         "async def run(xs):\n    await asyncio.gather(*[f(), f()])\n",
         "async def run(client, urls):\n    await asyncio.gather(*[client.get(url) for url in urls])\n",
+        # owned lists read only for their truth or size, grown by +=, concatenated, walrus-bound
+        "async def run(xs):\n    tasks = [f() for x in xs]\n    if tasks:\n        await asyncio.gather(*tasks)\n",
+        "async def run(xs):\n    tasks = []\n    for x in xs:\n        tasks.append(f())\n    if not tasks:\n"
+        "        return\n    await asyncio.gather(*tasks)\n",
+        "async def run(xs):\n    tasks = [f() for x in xs]\n    if len(tasks) > 1 or not (xs and tasks):\n"
+        "        await asyncio.gather(*tasks)\n",
+        "async def run(xs):\n    tasks = [f() for x in xs]\n    tasks += [f()]\n    tasks += (f() for x in xs)\n"
+        "    await asyncio.gather(*tasks)\n",
+        "async def run(xs):\n    tasks = [f()] + [f() for x in xs] + [f()]\n    await asyncio.gather(*tasks)\n",
+        "async def run(xs):\n    if tasks := [f() for x in xs]:\n        await asyncio.gather(*tasks)\n",
+        "async def run(xs, ys):\n    a = [f() for x in xs]\n    b = [f() for y in ys]\n    if a or b:\n"
+        "        await asyncio.gather(*a, *b)\n",
+        "async def run(xs):\n    await asyncio.gather(*[f() if x else f() for x in xs])\n",
+        # a local dict of fresh calls gathered by its values, otherwise read only for its keys
+        "async def run(xs):\n    d = {'a': f(), 'b': f()}\n    if xs:\n        d['c'] = f()\n"
+        "    results = await asyncio.gather(*d.values())\n    return dict(zip(d, results, strict=True))\n",
+        "async def run(xs):\n    d = {x: f() for x in xs}\n    if d and 'a' in d and len(d) > 1:\n"
+        "        await asyncio.gather(*d.values())\n    for k in d.keys():\n        print(k)\n"
+        "    return [k for k in d]\n",
     ],
 )
 def test_fresh_children_get_the_safe_helper_fix(body):
