@@ -86,6 +86,10 @@ whoever ends the object's life may cancel it from another module (Home Assistant
 loop, for an event a close method sets (``await self._done.wait()`` / ``self._done.set()``):
 closing the object already ends it.
 
+A task started by a close method (``def close(self): self._close_task =
+create_task(self._close())``, as websockets' ``Server`` does): it is the closing work, and
+the fix would cancel it in the very call that started it.
+
 Not seen: cancels in base classes or subclasses defined in other modules (a framework base
 class that cancels ``self._task`` itself), and tasks passed to a helper that stores them
 (``self._track(create_task(...))``).
@@ -259,6 +263,8 @@ def _owned_spawns(module: ModuleInfo, cls: ast.ClassDef) -> Iterator[OwnedSpawn]
             continue
         if not module.spawns_within(method):
             continue  # an owned task's spawn call is written in the method that stores it
+        if method.name in CLOSE_METHODS:
+            continue  # the closing work itself (`self._close_task = create_task(self._close())`)
         self_name = _self_name(method)
         if self_name is None:
             continue
