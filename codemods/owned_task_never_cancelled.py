@@ -84,15 +84,17 @@ underscore) of a class with no close method at all: it is the object's interface
 whoever ends the object's life may cancel it from another module (Home Assistant's
 ``async_unload_entry`` does). A task running a method of the class that waits, outside any
 loop, for an event a close method sets (``await self._done.wait()`` / ``self._done.set()``):
-closing the object already ends it.
-
-A task started by a close method (``def close(self): self._close_task =
-create_task(self._close())``, as websockets' ``Server`` does): it is the closing work, and
-the fix would cancel it in the very call that started it.
+closing the object already ends it. A task started by a close method (``def close(self):
+self._close_task = create_task(self._close())``, as websockets' ``Server`` does): it is the
+closing work, and the fix would cancel it in the very call that started it.
 
 Not seen: cancels in base classes or subclasses defined in other modules (a framework base
-class that cancels ``self._task`` itself), and tasks passed to a helper that stores them
-(``self._track(create_task(...))``).
+class that cancels ``self._task`` itself), tasks passed to a helper that stores them
+(``self._track(create_task(...))``), spawns through a project's own wrapper (name it in
+``extra-spawners``: ``aiokafka.util.create_task``, Home Assistant's ``create_eager_task``),
+``create_task`` on a loop reached through another object (``self.hass.loop``,
+``self.get_loop()``), and a local that is also bound to something else than a spawn
+(``t = None``). bench/PRECISION.md ("TET301 recall") counts these on real code.
 
 ## Fix safety
 The fix is *unsafe*: it cancels work on the success path. A task that was meant to finish
