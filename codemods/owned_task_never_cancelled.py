@@ -4,7 +4,9 @@
 A task created with ``asyncio.create_task``, ``asyncio.ensure_future``, ``asyncio.Task(...)``,
 ``loop.create_task`` (on a known event loop) or a configured ``extra-spawners`` function, in
 any method (``__init__``, ``start()``, ``connect()``...), and stored on the object:
-``self.x = create_task(...)`` (also through a local: ``t = create_task(...); self.x = t``), or
+``self.x = create_task(...)`` (also through a local: ``t = create_task(...); self.x = t``, or
+one bound in each arm of an ``if``, as in ``if eager: t = asyncio.Task(c, eager_start=True)
+else: t = asyncio.create_task(c)``), or
 added to a container on the object: ``self.tasks.add(...)``, ``.append(...)``,
 ``self.tasks[k] = ...``, ``self.tasks = [create_task(...) for ...]``; when nothing in the class
 can cancel or await that attribute.
@@ -82,11 +84,17 @@ underscore) of a class with no close method at all: it is the object's interface
 whoever ends the object's life may cancel it from another module (Home Assistant's
 ``async_unload_entry`` does). A task running a method of the class that waits, outside any
 loop, for an event a close method sets (``await self._done.wait()`` / ``self._done.set()``):
-closing the object already ends it.
+closing the object already ends it. A task started by a close method (``def close(self):
+self._close_task = create_task(self._close())``, as websockets' ``Server`` does): it is the
+closing work, and the fix would cancel it in the very call that started it.
 
 Not seen: cancels in base classes or subclasses defined in other modules (a framework base
-class that cancels ``self._task`` itself), and tasks passed to a helper that stores them
-(``self._track(create_task(...))``).
+class that cancels ``self._task`` itself), tasks passed to a helper that stores them
+(``self._track(create_task(...))``), spawns through a project's own wrapper (name it in
+``extra-spawners``: ``aiokafka.util.create_task``, Home Assistant's ``create_eager_task``),
+``create_task`` on a loop reached through another object (``self.hass.loop``,
+``self.get_loop()``), and a local that is also bound to something else than a spawn
+(``t = None``). bench/PRECISION.md ("TET301 recall") counts these on real code.
 
 ## Fix safety
 The fix is *unsafe*: it cancels work on the success path. A task that was meant to finish
@@ -257,6 +265,8 @@ def _owned_spawns(module: ModuleInfo, cls: ast.ClassDef) -> Iterator[OwnedSpawn]
             continue
         if not module.spawns_within(method):
             continue  # an owned task's spawn call is written in the method that stores it
+        if method.name in CLOSE_METHODS:
+            continue  # the closing work itself (`self._close_task = create_task(self._close())`)
         self_name = _self_name(method)
         if self_name is None:
             continue
@@ -269,9 +279,9 @@ def _owned_spawns(module: ModuleInfo, cls: ast.ClassDef) -> Iterator[OwnedSpawn]
                 func = node.func
                 if isinstance(func, ast.Attribute) and func.attr in CONTAINER_ADDERS:
                     owner = _self_attribute(func.value, self_name)
-                    call = _spawn_of(module, node.args[0])
-                    if owner is not None and call is not None:
-                        yield OwnedSpawn(cls, _mangle(owner, cls.name), owner, f"`{self_name}.{owner}`", True, call)
+                    if owner is not None:
+                        for call in _spawns_of(module, node.args[0]):
+                            yield OwnedSpawn(cls, _mangle(owner, cls.name), owner, f"`{self_name}.{owner}`", True, call)
 
 
 def _stored(module: ModuleInfo, cls: ast.ClassDef, self_name: str, target: ast.AST, value: ast.AST) -> Iterator[OwnedSpawn]:
@@ -282,18 +292,19 @@ def _stored(module: ModuleInfo, cls: ast.ClassDef, self_name: str, target: ast.A
         return
     attribute = _self_attribute(target, self_name)
     if attribute is not None:
-        call = _spawn_of(module, value)
-        if call is not None:
+        calls = _spawns_of(module, value)
+        for call in calls:
             yield OwnedSpawn(cls, _mangle(attribute, cls.name), attribute, f"`{self_name}.{attribute}`", False, call)
+        if calls:
             return
         for call in _spawns_in_collection(module, value):
             yield OwnedSpawn(cls, _mangle(attribute, cls.name), attribute, f"`{self_name}.{attribute}`", True, call)
         return
     if isinstance(target, ast.Subscript):
         container = _self_attribute(target.value, self_name)
-        call = _spawn_of(module, value)
-        if container is not None and call is not None:
-            yield OwnedSpawn(cls, _mangle(container, cls.name), container, f"`{self_name}.{container}`", True, call)
+        if container is not None:
+            for call in _spawns_of(module, value):
+                yield OwnedSpawn(cls, _mangle(container, cls.name), container, f"`{self_name}.{container}`", True, call)
 
 
 def _spawns_in_collection(module: ModuleInfo, value: ast.AST) -> list[ast.Call]:
@@ -309,29 +320,63 @@ def _spawns_in_collection(module: ModuleInfo, value: ast.AST) -> list[ast.Call]:
     return []
 
 
-def _spawn_of(module: ModuleInfo, value: ast.AST) -> ast.Call | None:
-    """The spawn call ``value`` evaluates to: the call itself, or a local bound only to it
-    whose other uses cannot cancel or await it (``t = create_task(...); self.x = t``)."""
+def _spawns_of(module: ModuleInfo, value: ast.AST) -> list[ast.Call]:
+    """The spawn calls ``value`` can evaluate to: the call itself, or a local bound only to
+    spawns whose other uses cannot cancel or await them (``t = create_task(...); self.x = t``).
+    A local may be bound once per branch (``if eager: t = asyncio.Task(c, eager_start=True)
+    else: t = asyncio.create_task(c)``, how aiohttp and uvicorn start tasks): then every
+    binding must be a spawn, and each is a task the attribute may hold. A binding to anything
+    else (``t = None``, ``t = make()``) means the value is unknown: nothing is returned."""
     if module.spawn_kind(value):
-        return value  # type: ignore[return-value]
+        return [value]  # type: ignore[list-item]
     if not isinstance(value, ast.Name):
-        return None
+        return []
     function = module.enclosing_function(value)
     if function is None:
-        return None
+        return []
     from tether.analysis import walk_own_scope
 
     bindings = [
         n for n in walk_own_scope(function) if isinstance(n, ast.Name) and n.id == value.id and isinstance(n.ctx, ast.Store)
     ]
-    if len(bindings) != 1:
-        return None
-    assign = module.parent(bindings[0])
-    if not (isinstance(assign, ast.Assign) and assign.targets == [bindings[0]] and module.spawn_kind(assign.value)):
-        return None
+    if not bindings:
+        return []
+    calls = []
+    for binding in bindings:
+        assign = module.parent(binding)
+        if not (isinstance(assign, ast.Assign) and assign.targets == [binding] and module.spawn_kind(assign.value)):
+            return []
+        calls.append(assign.value)
+    if len(bindings) > 1 and not _alternatives_before(module, [module.parent(b) for b in bindings], value):
+        return []
     if not TaskUses(module).name_uses_harmless(bindings[0], 1, ignore=value):
-        return None
-    return assign.value  # type: ignore[return-value]
+        return []  # every read of the name, whichever binding it sees
+    return sorted(calls, key=lambda call: (call.lineno, call.col_offset))
+
+
+def _alternatives_before(module: ModuleInfo, assigns: list[ast.AST], read: ast.AST) -> bool:
+    """Whether the assignments sit in different arms of ``if`` statements (at most one runs)
+    that all end before ``read``: then whichever ran, its task is the one ``read`` sees. Two
+    bindings in a row (``t = spawn(a); t = spawn(b)``) or after the read fail the test: the
+    first task would be dropped, not stored."""
+    paths = [[a, *module.ancestors(a)] for a in assigns]
+    for i, first in enumerate(paths):
+        above = {id(node): index for index, node in enumerate(first)}
+        for second in paths[i + 1 :]:
+            for index, node in enumerate(second):
+                if id(node) in above:
+                    break
+            else:
+                return False
+            join = node
+            if not isinstance(join, ast.If) or index == 0 or above[id(join)] == 0:
+                return False
+            arm_a, arm_b = first[above[id(join)] - 1], second[index - 1]
+            if any(arm_a is s for s in join.body) == any(arm_b is s for s in join.body):
+                return False  # both in `body`, or both in `orelse`
+            if (read.lineno, read.col_offset) <= (join.end_lineno, join.end_col_offset):
+                return False
+    return True
 
 
 def _self_attribute(node: ast.AST, self_name: str) -> str | None:

@@ -379,3 +379,43 @@ def test_one_line_close_bodies(close, expected):
     result = fix_text(source, "case.py", UNSAFE)
     assert result.error is None and result.remaining == ()
     assert result.new_text.endswith("    " + expected)
+
+
+BRANCH_CLASS = """
+import asyncio
+
+class Client:
+    def start(self, a, b, items):
+{body}
+
+    async def close(self):
+        pass
+"""
+
+
+@pytest.mark.parametrize(
+    "body, reported",
+    [
+        # one binding per arm, the store after the `if`: every spawn is a task `_t` may hold
+        ("if a:\n    t = asyncio.create_task(asyncio.sleep(1))\nelse:\n    t = asyncio.create_task(asyncio.sleep(2))\nself._t = t", 2),
+        (
+            "if a:\n    t = asyncio.create_task(asyncio.sleep(1))\nelif b:\n    t = asyncio.ensure_future(asyncio.sleep(2))\n"
+            "else:\n    t = asyncio.create_task(asyncio.sleep(3))\nself._t = t",
+            3,
+        ),
+        (
+            "for x in items:\n    if a:\n        t = asyncio.create_task(asyncio.sleep(x))\n    else:\n"
+            "        t = asyncio.create_task(asyncio.sleep(0))\n    self._t[x] = t",
+            2,
+        ),
+        # the same arm twice, a binding after the store, a store inside one arm: not every
+        # spawn reaches the attribute, so none is reported
+        ("if a:\n    t = asyncio.create_task(asyncio.sleep(1))\n    t = asyncio.create_task(asyncio.sleep(2))\nself._t = t", 0),
+        ("t = asyncio.create_task(asyncio.sleep(1))\nself._t = t\nif a:\n    t = asyncio.create_task(asyncio.sleep(2))", 0),
+        ("if a:\n    t = asyncio.create_task(asyncio.sleep(1))\n    self._t = t\nelse:\n    t = asyncio.create_task(asyncio.sleep(2))", 0),
+        ("if a:\n    t = asyncio.create_task(asyncio.sleep(1))\nelse:\n    t = items.pop()\nself._t = t", 0),
+        ("if a:\n    t = asyncio.create_task(asyncio.sleep(1))\nelse:\n    t = asyncio.create_task(asyncio.sleep(2))\nself._t = t\nreturn t", 0),
+    ],
+)
+def test_local_bound_once_per_branch(body, reported):
+    assert len(findings(BRANCH_CLASS.format(body=textwrap.indent(body, "        ")))) == reported
