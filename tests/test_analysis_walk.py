@@ -1,7 +1,9 @@
 """ModuleInfo's one-pass walk and cached segments must equal the standard library's answers.
 
 They replace ``ast.walk``, the parent map built from ``ast.iter_child_nodes`` and
-``ast.get_source_segment`` for speed; rules rely on the exact order and text.
+``ast.get_source_segment`` for speed; rules rely on the exact order and text. The one
+deliberate difference: the shared Load/Store/Del singletons in ``ctx`` fields (a third of
+all nodes) are not visited; rules read ``node.ctx`` and never search a walk for them.
 """
 
 from __future__ import annotations
@@ -55,12 +57,12 @@ def _cases():
 def test_nodes_parents_and_segments_match_the_standard_library(text):
     tree = ast.parse(text)
     module = ModuleInfo(text, tree)
-    reference = list(ast.walk(tree))
+    reference = [node for node in ast.walk(tree) if not isinstance(node, ast.expr_context)]
     assert len(module.nodes) == len(reference)
     assert all(a is b for a, b in zip(module.nodes, reference))
     parents = {}
     for node in ast.walk(tree):
-        for child in ast.iter_child_nodes(node):
+        for child in _iter_child_nodes(node):
             parents[id(child)] = node
     assert module.parents.keys() == parents.keys()
     assert all(module.parents[k] is v for k, v in parents.items())
@@ -70,14 +72,18 @@ def test_nodes_parents_and_segments_match_the_standard_library(text):
         assert module.segment(node) == (ast.get_source_segment(text, node) or "")
 
 
+def _iter_child_nodes(node):
+    return [child for child in ast.iter_child_nodes(node) if not isinstance(child, ast.expr_context)]
+
+
 def _reference_own_scope(scope):
-    stack = list(ast.iter_child_nodes(scope))
+    stack = _iter_child_nodes(scope)
     while stack:
         node = stack.pop()
         yield node
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             continue
-        stack.extend(ast.iter_child_nodes(node))
+        stack.extend(_iter_child_nodes(node))
 
 
 @pytest.mark.parametrize("text", _cases())

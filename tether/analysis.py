@@ -379,78 +379,107 @@ _LEAF_FIELDS = {
     "MatchMapping": {"rest"},
     "MatchClass": {"kwd_attrs"},
 }
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# How to visit each node class's children: (field, holds a list) in ``_fields`` order, leaf
+# fields and ``ctx`` left out. ``ctx`` holds one of three shared Load/Store/Del singletons,
+# a third of all nodes in real code; rules read ``node.ctx`` directly and never look for
+# them in a walk, so the walks skip them. Whether a field holds a list is fixed by the
+# grammar (``body`` always, ``value`` never), so the first instance seen decides it.
+_FIELD_PLANS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _field_plan(kind: type, node: ast.AST) -> tuple[tuple[str, bool], ...]:
+    leaves = _LEAF_FIELDS.get(kind.__name__, ())
+    plan = _FIELD_PLANS[kind] = tuple(
+        (name, type(getattr(node, name, None)) is list)
+        for name in kind._fields
+        if name not in leaves and name != "ctx"
+    )
+    return plan
 
 
 def _walk_with_parents(tree: ast.AST) -> tuple[list[ast.AST], dict[int, ast.AST]]:
-    """``list(ast.walk(tree))`` and the child -> parent map, in one pass without generators.
+    """``list(ast.walk(tree))`` without the ``ctx`` singletons, and the child -> parent map,
+    in one pass without generators.
 
     Same order as ``ast.walk``: breadth first, children in ``_fields`` order (so results
-    that depend on visiting order stay identical).
+    that depend on visiting order stay identical). Lists can hold None (``Dict.keys`` for
+    ``**d``, ``arguments.kw_defaults``): those are no nodes and are skipped, as there.
     """
-    AST = ast.AST
     nodes = [tree]
     parents: dict[int, ast.AST] = {}
     append = nodes.append
-    child_fields = _CHILD_FIELDS
-    index = 0
-    while index < len(nodes):
-        node = nodes[index]
-        index += 1
+    plans = _FIELD_PLANS
+    for node in nodes:  # the list grows while it is iterated: breadth first
         kind = type(node)
-        fields = child_fields.get(kind)
-        if fields is None:
-            leaves = _LEAF_FIELDS.get(kind.__name__, ())
-            fields = child_fields[kind] = tuple(f for f in kind._fields if f not in leaves)
-        for name in fields:
+        plan = plans.get(kind)
+        if plan is None:
+            plan = _field_plan(kind, node)
+        for name, many in plan:
             value = getattr(node, name, None)
-            if isinstance(value, AST):
-                append(value)
-                parents[id(value)] = node
-            elif isinstance(value, list):
+            if many:
                 for item in value:
-                    if isinstance(item, AST):
+                    if item is not None:
                         append(item)
                         parents[id(item)] = node
+            elif value is not None:
+                append(value)
+                parents[id(value)] = node
     return nodes, parents
 
 
 def _walk(tree: ast.AST) -> list[ast.AST]:
-    """``list(ast.walk(tree))`` (same order), without the generators."""
+    """``list(ast.walk(tree))`` (same order, without the ``ctx`` singletons or generators)."""
     nodes = [tree]
-    index = 0
-    while index < len(nodes):
-        nodes.extend(_children(nodes[index]))
-        index += 1
+    append = nodes.append
+    plans = _FIELD_PLANS
+    for node in nodes:
+        kind = type(node)
+        plan = plans.get(kind)
+        if plan is None:
+            plan = _field_plan(kind, node)
+        for name, many in plan:
+            value = getattr(node, name, None)
+            if many:
+                for item in value:
+                    if item is not None:
+                        append(item)
+            elif value is not None:
+                append(value)
     return nodes
 
 
 def walk_own_scope(scope: ast.AST) -> Iterator[ast.AST]:
-    """Like ast.walk over ``scope``'s body, not descending into nested functions or classes."""
+    """Like ast.walk over ``scope``'s body, not descending into nested functions or classes
+    (depth first, last child first; ``ctx`` singletons left out)."""
     stack = _children(scope)
+    nested = _NESTED_SCOPES
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+        if type(node) in nested:
             continue
         stack.extend(_children(node))
 
 
+_NESTED_SCOPES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef})
+
+
 def _children(node: ast.AST) -> list[ast.AST]:
-    """``list(ast.iter_child_nodes(node))``, without the generators."""
+    """``list(ast.iter_child_nodes(node))`` without the ``ctx`` singletons or generators."""
     kind = type(node)
-    fields = _CHILD_FIELDS.get(kind)
-    if fields is None:
-        leaves = _LEAF_FIELDS.get(kind.__name__, ())
-        fields = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f not in leaves)
-    AST = ast.AST
+    plan = _FIELD_PLANS.get(kind)
+    if plan is None:
+        plan = _field_plan(kind, node)
     children = []
-    for name in fields:
+    append = children.append
+    for name, many in plan:
         value = getattr(node, name, None)
-        if isinstance(value, AST):
-            children.append(value)
-        elif isinstance(value, list):
-            children.extend(item for item in value if isinstance(item, AST))
+        if many:
+            for item in value:
+                if item is not None:
+                    append(item)
+        elif value is not None:
+            append(value)
     return children
 
 
