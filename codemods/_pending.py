@@ -180,14 +180,10 @@ def known_coroutine_call(module: ModuleInfo, call: ast.Call) -> bool:
 def _async_def_names(module: ModuleInfo) -> frozenset[str]:
     cached = module.__dict__.get("_async_def_names")
     if cached is None:
-        async_defs, other = set(), set()
-        for node in module.nodes:
-            if isinstance(node, ast.AsyncFunctionDef):
-                async_defs.add(node.name)
-            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                other.add(node.name)
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                other.add(node.id)
+        async_defs = {node.name for node in module.of_type(ast.AsyncFunctionDef)}
+        other = {node.name for node in module.of_type(ast.FunctionDef)}
+        other.update(node.name for node in module.of_type(ast.ClassDef))
+        other.update(node.id for node in module.of_type(ast.Name) if isinstance(node.ctx, ast.Store))
         cached = frozenset(async_defs - other - set(module.imports))
         module.__dict__["_async_def_names"] = cached
     return cached

@@ -98,12 +98,7 @@ class DanglingTask(Rule):
     KEEP_TITLE = "Keep a strong reference with `_keep_task(...)`"
 
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
-        for node in module.nodes:  # ast.walk(module.tree) order, computed once per module
-            if not isinstance(node, ast.Call):
-                continue
-            kind = module.spawn_kind(node)
-            if kind is None:
-                continue
+        for node, kind in module.spawn_calls:  # ast.walk order, computed once per module
             how = self.dropped(module, node)
             if how is None:
                 continue

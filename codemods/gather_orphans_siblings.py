@@ -103,8 +103,8 @@ class GatherOrphansSiblings(Rule):
     triggers = (b"gather",)
 
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
-        for node in module.nodes:
-            if isinstance(node, ast.Await) and isinstance(node.value, ast.Call):
+        for node in module.of_type(ast.Await):
+            if isinstance(node.value, ast.Call):
                 if module.qualname(node.value.func) in GATHER_NAMES:
                     finding = self.examine(module, node, settings)
                     if finding is not None:

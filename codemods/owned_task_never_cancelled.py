@@ -444,7 +444,7 @@ class _ClassIndex:
 
     def __init__(self, module: ModuleInfo):
         self.module = module
-        self.classes = [n for n in module.nodes if isinstance(n, ast.ClassDef)]
+        self.classes = list(module.of_type(ast.ClassDef))
         self.by_name: dict[str, list[ast.ClassDef]] = {}
         for cls in self.classes:
             self.by_name.setdefault(cls.name, []).append(cls)

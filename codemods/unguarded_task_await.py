@@ -123,8 +123,8 @@ class UnguardedTaskAwait(Rule):
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
         if not module.spawn_lines:
             return
-        for function in module.nodes:
-            if isinstance(function, ast.AsyncFunctionDef) and module.spawns_within(function):
+        for function in module.of_type(ast.AsyncFunctionDef):
+            if module.spawns_within(function):
                 yield from self.check_function(module, function)
 
     def check_function(self, module: ModuleInfo, function: ast.AsyncFunctionDef) -> Iterator[Finding]:

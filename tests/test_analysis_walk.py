@@ -104,3 +104,81 @@ def test_scope_walks_and_name_indexes_match_the_plain_definitions(text):
             assert len(got) == len(expected) and all(a is b for a, b in zip(got, expected))
             declared = any(isinstance(n, (ast.Global, ast.Nonlocal)) and name in n.names for n in _reference_own_scope(scope))
             assert module.declared_nonlocal(scope, name) is declared
+
+
+def _reference_imports(tree):
+    """The plain definition: every import in ``ast.walk`` order, later bindings win."""
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    names[alias.asname] = alias.name
+                else:
+                    head = alias.name.split(".")[0]
+                    names[head] = head
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                if alias.name != "*":
+                    names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names
+
+
+INDEX_SNIPPETS = [
+    # one name bound by both kinds of import, in both orders and at different depths
+    "from trio import asyncio\ndef f():\n    import asyncio\n    asyncio.create_task(g())\n",
+    "import asyncio\ndef f():\n    from trio import asyncio\n    asyncio.create_task(g())\n",
+    "def f():\n    import asyncio as t\nfrom x import t\nfrom asyncio import wait as t\nt(x)\n",
+    # spawns through aliases, loops, configured spawners; calls without a qualified name
+    "from asyncio import create_task as ct, wait\nimport asyncio.tasks\nct(a())\nasyncio.tasks.ensure_future(b)\n"
+    "async def g(loop: 'asyncio.AbstractEventLoop'):\n    loop.create_task(c())\n    spawn(d())\n"
+    "    lib.spawn(e())\n    f()(g())\n    x[0](y)\n    wait(s)\n    (a or b).create_task(z)\n",
+]
+
+
+def _index_cases():
+    yield from _cases()
+    for index, snippet in enumerate(INDEX_SNIPPETS):
+        yield pytest.param(snippet, id=f"index{index}")
+
+
+@pytest.mark.parametrize("text", _index_cases())
+def test_indexes_match_a_scan_of_every_node(text):
+    tree = ast.parse(text)
+    module = ModuleInfo(text, tree, extra_spawners=("spawn", "lib.spawn"))
+    reference_module = ModuleInfo(text, tree, extra_spawners=("spawn", "lib.spawn"))
+    assert module.imports == _reference_imports(tree)
+    for kind in {type(node) for node in module.nodes}:
+        expected = [node for node in module.nodes if type(node) is kind]
+        got = module.of_type(kind)
+        assert len(got) == len(expected) and all(a is b for a, b in zip(got, expected))
+    calls = [node for node in module.nodes if isinstance(node, ast.Call)]
+    # spawn_kind's shortcuts and cache give the answer of the unabridged definition
+    expected_spawns = [(call, _reference_spawn_kind(reference_module, call)) for call in calls]
+    expected_spawns = [(call, kind) for call, kind in expected_spawns if kind is not None]
+    assert [(id(c), k) for c, k in module.spawn_calls] == [(id(c), k) for c, k in expected_spawns]
+    # every call whose qualified name ends in a name is among calls_named(name), in order
+    for name in {q.rsplit(".", 1)[-1] for q in map(module.qualname, (c.func for c in calls)) if q}:
+        named = module.calls_named(name)
+        wanted = [c for c in calls if (module.qualname(c.func) or "").rsplit(".", 1)[-1] == name]
+        assert all(any(c is n for n in named) for c in wanted)
+        positions = [next(i for i, node in enumerate(calls) if node is c) for c in named]
+        assert positions == sorted(positions)
+
+
+def _reference_spawn_kind(module, call):
+    """``ModuleInfo.spawn_kind`` as first written: no shortcut by name, no cache."""
+    from tether.analysis import SPAWN_FUNCTIONS
+
+    func = call.func
+    qualified = module.qualname(func)
+    if qualified in SPAWN_FUNCTIONS:
+        return SPAWN_FUNCTIONS[qualified]
+    if qualified is not None and qualified in module.extra_spawners:
+        return qualified
+    if isinstance(func, ast.Name) and func.id in module.extra_spawners and func.id not in module.imports:
+        return func.id
+    if isinstance(func, ast.Attribute) and func.attr == "create_task":
+        if module.is_event_loop(func.value, call):
+            return "loop.create_task"
+    return None

@@ -14,6 +14,7 @@ import bisect
 from functools import cached_property
 from typing import Iterable, Iterator
 
+_EMPTY: list = []  # shared empty answer of the indexes below: callers must not mutate it
 FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef)
 ScopeNode = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)
 
@@ -130,6 +131,25 @@ class ModuleInfo:
         self.nodes  # noqa: B018 - fills self.parents as a side effect
         return self.__dict__["parents"]
 
+    @cached_property
+    def _by_type(self) -> dict[type, list[ast.AST]]:
+        by_type: dict[type, list[ast.AST]] = {}
+        for node in self.nodes:
+            kind = type(node)
+            bucket = by_type.get(kind)
+            if bucket is None:
+                by_type[kind] = [node]
+            else:
+                bucket.append(node)
+        return by_type
+
+    def of_type(self, kind: type) -> list[ast.AST]:
+        """The nodes of exactly this class (``ast.Call``, ``ast.ClassDef``...) in ``nodes``
+        order. One pass sorts every node into its class, so a rule that looks at calls or
+        classes only reads those instead of testing each of the module's nodes. Do not
+        mutate the list."""
+        return self._by_type.get(kind, _EMPTY)
+
     def parent(self, node: ast.AST) -> ast.AST | None:
         return self.parents.get(id(node))
 
@@ -170,17 +190,29 @@ class ModuleInfo:
 
     @cached_property
     def imports(self) -> dict[str, str]:
-        """Local name -> dotted name it is bound to by an import anywhere in the module."""
+        """Local name -> dotted name it is bound to by an import anywhere in the module.
+
+        When a name is bound twice the later import in ``nodes`` order wins."""
+        plain = self._import_names(self.of_type(ast.Import))
+        froms = self._import_names(self.of_type(ast.ImportFrom))
+        if plain.keys().isdisjoint(froms):
+            return {**plain, **froms}
+        # A name bound by both kinds of import: replay them in their common order.
+        kinds = (ast.Import, ast.ImportFrom)
+        return self._import_names([node for node in self.nodes if type(node) in kinds])
+
+    @staticmethod
+    def _import_names(statements: Iterable[ast.AST]) -> dict[str, str]:
         names: dict[str, str] = {}
-        for node in self.nodes:
-            if isinstance(node, ast.Import):
+        for node in statements:
+            if type(node) is ast.Import:
                 for alias in node.names:
                     if alias.asname:
                         names[alias.asname] = alias.name
                     else:
                         head = alias.name.split(".")[0]
                         names[head] = head
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            elif node.module and node.level == 0:
                 for alias in node.names:
                     if alias.name != "*":
                         names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
@@ -236,10 +268,35 @@ class ModuleInfo:
         """How ``call`` creates a task nobody tracks yet, e.g. "asyncio.create_task", or None.
 
         TaskGroup and nursery ``create_task`` calls are not spawns: the group owns the task.
+        Answers are kept per call: several rules ask about the same calls.
         """
-        if not isinstance(call, ast.Call):
+        cache = self.__dict__.get("_spawn_kinds")
+        if cache is None:
+            cache = self.__dict__["_spawn_kinds"] = {}
+        key = id(call)
+        if key in cache:
+            return cache[key]
+        kind = cache[key] = self._spawn_kind(call)
+        return kind
+
+    @cached_property
+    def _spawn_terminals(self) -> frozenset[str]:
+        """The last names a spawning ``x.y.name(...)`` can end in (``create_task``, a
+        configured spawner's last part...): any other attribute call is no spawn."""
+        return frozenset(
+            {"create_task", "ensure_future", "async", "Task"}
+            | {spawner.rsplit(".", 1)[-1] for spawner in self.extra_spawners}
+        )
+
+    def _spawn_kind(self, call: ast.AST) -> str | None:
+        if type(call) is not ast.Call:
             return None
         func = call.func
+        if type(func) is ast.Attribute:
+            if func.attr not in self._spawn_terminals:
+                return None  # its qualified name cannot end in a spawner's name
+        elif type(func) is not ast.Name:
+            return None  # ``f()(...)``, ``x[i](...)``: no qualified name, no loop method
         qualified = self.qualname(func)
         if qualified in SPAWN_FUNCTIONS:
             return SPAWN_FUNCTIONS[qualified]
@@ -253,9 +310,46 @@ class ModuleInfo:
         return None
 
     @cached_property
+    def spawn_calls(self) -> list[tuple[ast.Call, str]]:
+        """Every call that spawns a task, with its ``spawn_kind``, in ``nodes`` order."""
+        spawn_kind = self.spawn_kind
+        found = []
+        for call in self.of_type(ast.Call):
+            kind = spawn_kind(call)
+            if kind is not None:
+                found.append((call, kind))
+        return found
+
+    @cached_property
     def spawn_lines(self) -> list[int]:
         """Sorted first lines of every call that spawns a task (``spawn_kind``)."""
-        return sorted(n.lineno for n in self.nodes if isinstance(n, ast.Call) and self.spawn_kind(n))
+        return sorted(call.lineno for call, _ in self.spawn_calls)
+
+    def calls_named(self, name: str) -> list[ast.Call]:
+        """Calls whose qualified name could end in ``name`` (``x.y.name(...)``, ``name(...)``,
+        ``alias(...)`` after ``from m import name as alias``), in ``nodes`` order: a rule
+        looking for ``asyncio.wait`` checks these few with ``qualname``, not every call."""
+        index = self.__dict__.get("_calls_by_name")
+        if index is None:
+            index = self.__dict__["_calls_by_name"] = {}
+            imports = self.imports
+            Attribute, Name = ast.Attribute, ast.Name
+            for call in self.of_type(ast.Call):
+                func = call.func
+                kind = type(func)
+                if kind is Attribute:
+                    last = func.attr
+                elif kind is Name:
+                    imported = imports.get(func.id)
+                    last = func.id if imported is None else imported.rsplit(".", 1)[-1]
+                else:
+                    continue
+                bucket = index.get(last)
+                if bucket is None:
+                    index[last] = [call]
+                else:
+                    bucket.append(call)
+        return index.get(name, _EMPTY)
 
     def spawns_within(self, node: ast.AST) -> bool:
         """Whether a spawn call starts inside ``node``'s lines: rules that need one there can
