@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from tether.analysis import FunctionNode, ModuleInfo, walk_own_scope
+from tether.analysis import FunctionNode, ModuleInfo
 
 # Calls of these return coroutines; `asyncio.wait` rejects coroutines from Python 3.11 on.
 ASYNCIO_COROUTINE_FUNCTIONS = {
@@ -97,7 +97,7 @@ def _local_source(module: ModuleInfo, arg: ast.Name, use: ast.AST, function: ast
     name = arg.id
     if module.declared_nonlocal(function, name) or _is_parameter(function, name):
         return None
-    stores = [n for n in walk_own_scope(function) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)]
+    stores = module.stores_in(function, name)
     if len(stores) != 1:
         return None
     binding = module.parent(stores[0])

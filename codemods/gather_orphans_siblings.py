@@ -62,7 +62,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
-from tether.analysis import FunctionNode, ModuleInfo, walk_own_scope
+from tether.analysis import FunctionNode, ModuleInfo
 from tether.model import SAFE, UNSAFE, Finding, Fix
 from tether.rule import Rule, lazy_codemod_command
 
@@ -230,11 +230,7 @@ class GatherOrphansSiblings(Rule):
         and read only inside ``owner`` (and, for lists, by ``append``/``extend``/``len``)."""
         if module.declared_nonlocal(function, name) or name in _parameters(function):
             return False
-        bindings = [
-            node
-            for node in walk_own_scope(function)
-            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
-        ]
+        bindings = module.stores_in(function, name)
         if not bindings:
             return False
         for binding in bindings:

@@ -318,11 +318,7 @@ def _spawn_of(module: ModuleInfo, value: ast.AST) -> ast.Call | None:
     function = module.enclosing_function(value)
     if function is None:
         return None
-    from tether.analysis import walk_own_scope
-
-    bindings = [
-        n for n in walk_own_scope(function) if isinstance(n, ast.Name) and n.id == value.id and isinstance(n.ctx, ast.Store)
-    ]
+    bindings = module.stores_in(function, value.id)
     if len(bindings) != 1:
         return None
     assign = module.parent(bindings[0])

@@ -97,11 +97,16 @@ def test_scope_walks_and_name_indexes_match_the_plain_definitions(text):
         own = list(walk_own_scope(scope))
         reference = list(_reference_own_scope(scope))
         assert len(own) == len(reference) and all(a is b for a, b in zip(own, reference))
+        kept = module.own_scope(scope)
+        assert module.own_scope(scope) is kept and len(kept) == len(reference) and all(a is b for a, b in zip(kept, reference))
         names = {n.id for n in ast.walk(scope) if isinstance(n, ast.Name)} | {"never_used_name"}
         for name in sorted(names)[:20]:
             expected = [n for n in ast.walk(scope) if isinstance(n, ast.Name) and n.id == name and not isinstance(n.ctx, ast.Store)]
             got = module.name_reads(scope, name)
             assert len(got) == len(expected) and all(a is b for a, b in zip(got, expected))
+            stores = [n for n in reference if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)]
+            got = module.stores_in(scope, name)
+            assert len(got) == len(stores) and all(a is b for a, b in zip(got, stores))
             declared = any(isinstance(n, (ast.Global, ast.Nonlocal)) and name in n.names for n in _reference_own_scope(scope))
             assert module.declared_nonlocal(scope, name) is declared
 

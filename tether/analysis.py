@@ -179,9 +179,35 @@ class ModuleInfo:
             current = parent
         return current  # type: ignore[return-value]
 
+    def own_scope(self, scope: ast.AST) -> list[ast.AST]:
+        """``list(walk_own_scope(scope))``, kept per scope: several rules and indexes walk
+        the same function (its globals, its stores, whether it yields...)."""
+        cache = self.__dict__.get("_own_scope")
+        if cache is None:
+            cache = self.__dict__["_own_scope"] = {}
+        nodes = cache.get(id(scope))
+        if nodes is None:
+            nodes = cache[id(scope)] = _own_scope_list(scope)
+        return nodes
+
+    def stores_in(self, scope: ast.AST, name: str) -> list[ast.Name]:
+        """Every ``name`` bound by a Name store in ``scope``'s own body (nested functions
+        and classes excluded), in ``walk_own_scope`` order."""
+        cache = self.__dict__.get("_stores")
+        if cache is None:
+            cache = self.__dict__["_stores"] = {}
+        index = cache.get(id(scope))
+        if index is None:  # every name's stores in one pass, per scope
+            index = cache[id(scope)] = {}
+            Name, Store = ast.Name, ast.Store
+            for node in self.own_scope(scope):
+                if type(node) is Name and isinstance(node.ctx, Store):
+                    index.setdefault(node.id, []).append(node)
+        return list(index.get(name, ()))
+
     def in_generator(self, function: ast.AST) -> bool:
         """True when the function yields (async generators must not get awaits in finally)."""
-        for node in walk_own_scope(function):
+        for node in self.own_scope(function):
             if isinstance(node, (ast.Yield, ast.YieldFrom)):
                 return True
         return False
@@ -386,7 +412,7 @@ class ModuleInfo:
                 for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
                     if arg.annotation is not None and self._is_loop_annotation(arg.annotation):
                         names.add(arg.arg)
-            for node in walk_own_scope(owner):
+            for node in self.own_scope(owner):
                 if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                     if self.qualname(node.value.func) in LOOP_FACTORIES:
                         names.update(t.id for t in node.targets if isinstance(t, ast.Name))
@@ -411,7 +437,7 @@ class ModuleInfo:
 
     def task_group_names(self, scope: ast.AST) -> frozenset[str]:
         names = set()
-        for node in walk_own_scope(scope):
+        for node in self.own_scope(scope):
             if isinstance(node, (ast.With, ast.AsyncWith)):
                 for item in node.items:
                     if isinstance(item.context_expr, ast.Call) and isinstance(item.optional_vars, ast.Name):
@@ -426,7 +452,7 @@ class ModuleInfo:
         declared = cache.get(id(function))
         if declared is None:  # one walk per function, not one per question
             declared = cache[id(function)] = frozenset(
-                n for node in walk_own_scope(function) if isinstance(node, (ast.Global, ast.Nonlocal)) for n in node.names
+                n for node in self.own_scope(function) if isinstance(node, (ast.Global, ast.Nonlocal)) for n in node.names
             )
         return name in declared
 
@@ -556,6 +582,21 @@ def walk_own_scope(scope: ast.AST) -> Iterator[ast.AST]:
 
 
 _NESTED_SCOPES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef})
+
+
+def _own_scope_list(scope: ast.AST) -> list[ast.AST]:
+    """``list(walk_own_scope(scope))`` without the generator."""
+    found = []
+    append = found.append
+    stack = _children(scope)
+    pop, extend = stack.pop, stack.extend
+    nested = _NESTED_SCOPES
+    while stack:
+        node = pop()
+        append(node)
+        if type(node) not in nested:
+            extend(_children(node))
+    return found
 
 
 def _children(node: ast.AST) -> list[ast.AST]:
