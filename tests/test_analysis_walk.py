@@ -9,6 +9,8 @@ all nodes) are not visited; rules read ``node.ctx`` and never search a walk for 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ SNIPPETS = [
     "x = 'é' + f'{y!r:>{w}}'\r\nasync def f():\r\n    t = asyncio.create_task(\r\n        g())\r\n",
     "a = 1\rb = [i async for i in x if i]\r\n\x0cc = {**d}\n",
     "match p:\n    case {'k': v, **rest}: pass\n    case C(x, y=z) | [*s] as q: pass\n",
+    "match p:\n    case True: pass\n    case None | False: pass\n    case -1 | 'a' | b'b' | x.y: pass\n",
     "@dec(1)\nclass K(B, metaclass=M):\n    def m(self, /, a: int = 1, *args, k, **kw) -> None:\n        nonlocal_ = lambda: (yield)\n",
     "try:\n    pass\nexcept* (E, F) as err:\n    raise\n",
     "with open(a) as f, open(b) as g:  # type: ignore\n    del f.x, g[1:2:3]\n",
@@ -187,3 +190,45 @@ def _reference_spawn_kind(module, call):
         if module.is_event_loop(func.value, call):
             return "loop.create_task"
     return None
+
+
+def _pythons_tether_runs_on():
+    from tests.behaviour import other_pythons
+
+    found = []
+    for python in other_pythons():
+        version = subprocess.run([python, "-c", "import sys; print(sys.version_info[1])"], capture_output=True, text=True)
+        if version.returncode == 0 and int(version.stdout) >= 10:
+            found.append(python)
+    return found
+
+
+def test_the_walk_matches_ast_walk_on_every_grammar_tether_runs_on():
+    """The walks do not check each value's type, so a leaf field missing from the field table
+    (``case True:``'s constant, PEP 695's ``TypeVar.name``) would be walked into; check the
+    snippets, each on every other local CPython that tether supports."""
+    script = (
+        "import ast, sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from tether.analysis import ModuleInfo, walk_own_scope\n"
+        "ok = 0\n"
+        "for text in sys.argv[1:]:\n"
+        "    try:\n"
+        "        tree = ast.parse(text)\n"
+        "    except SyntaxError:\n"
+        "        continue\n"
+        "    module = ModuleInfo(text, tree)\n"
+        "    reference = [n for n in ast.walk(tree) if not isinstance(n, ast.expr_context)]\n"
+        "    assert len(module.nodes) == len(reference), text\n"
+        "    assert all(a is b for a, b in zip(module.nodes, reference)), text\n"
+        "    for scope in [tree, *module.of_type(ast.FunctionDef), *module.of_type(ast.ClassDef)]:\n"
+        "        list(walk_own_scope(scope))\n"
+        "    ok += 1\n"
+        "print(sys.version_info[1], ok)\n"
+    )
+    for python in [sys.executable, *_pythons_tether_runs_on()]:
+        result = subprocess.run([python, "-c", script, *SNIPPETS], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, (python, result.stderr)
+        minor, parsed = map(int, result.stdout.split())
+        # except* needs 3.11 and PEP 695 3.12; everything else parses everywhere
+        assert parsed == len(SNIPPETS) - (minor < 11) - (minor < 12), python

@@ -470,8 +470,10 @@ class ModuleInfo:
 
 
 # Fields that by the ASDL grammar hold identifiers, strings, numbers or constants, never nodes
-# (per class: ``Import.names`` holds nodes while ``Global.names`` holds strings). Skipping
-# them saves a good part of the walk and cannot change what it visits.
+# (per class: ``Import.names`` holds nodes while ``Global.names`` holds strings). The walks
+# below do not test each value's type, so this table must name every such field of every
+# class the parser makes on 3.10-3.12 (3.13+ also reads ``_field_types``); the walk test
+# checks it against ``ast.walk`` on every Python the tests run on.
 _LEAF_FIELDS = {
     "Name": {"id"},
     "Attribute": {"attr"},
@@ -498,6 +500,11 @@ _LEAF_FIELDS = {
     "MatchStar": {"name"},
     "MatchMapping": {"rest"},
     "MatchClass": {"kwd_attrs"},
+    "MatchSingleton": {"value"},  # None, True or False: ``case None:`` / ``case True:``
+    "TypeVar": {"name"},  # PEP 695 (3.12)
+    "ParamSpec": {"name"},
+    "TypeVarTuple": {"name"},
+    "TypeIgnore": {"lineno", "tag"},
 }
 # How to visit each node class's children: (field, holds a list) in ``_fields`` order, leaf
 # fields and ``ctx`` left out. ``ctx`` holds one of three shared Load/Store/Del singletons,
@@ -508,13 +515,24 @@ _FIELD_PLANS: dict[type, tuple[tuple[str, bool], ...]] = {}
 
 
 def _field_plan(kind: type, node: ast.AST) -> tuple[tuple[str, bool], ...]:
-    leaves = _LEAF_FIELDS.get(kind.__name__, ())
+    leaves = set(_LEAF_FIELDS.get(kind.__name__, ()))
+    field_types = getattr(kind, "_field_types", None)  # 3.13+: the grammar's own answer
+    if field_types:
+        leaves.update(name for name, annotation in field_types.items() if not _may_hold_nodes(annotation))
     plan = _FIELD_PLANS[kind] = tuple(
         (name, type(getattr(node, name, None)) is list)
         for name in kind._fields
         if name not in leaves and name != "ctx"
     )
     return plan
+
+
+def _may_hold_nodes(annotation) -> bool:
+    """Whether a ``_field_types`` annotation (``expr``, ``list[stmt]``, ``expr | None``,
+    ``str``, ``object``...) admits AST nodes."""
+    if isinstance(annotation, type):
+        return issubclass(annotation, ast.AST)
+    return any(_may_hold_nodes(argument) for argument in getattr(annotation, "__args__", ()))
 
 
 def _walk_with_parents(tree: ast.AST) -> tuple[list[ast.AST], dict[int, ast.AST]]:
