@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from tether.analysis import FunctionNode, ModuleInfo, walk_own_scope
+from tether.analysis import FunctionNode, ModuleInfo
 
 # Calls of these return coroutines; `asyncio.wait` rejects coroutines from Python 3.11 on.
 ASYNCIO_COROUTINE_FUNCTIONS = {
@@ -97,7 +97,7 @@ def _local_source(module: ModuleInfo, arg: ast.Name, use: ast.AST, function: ast
     name = arg.id
     if module.declared_nonlocal(function, name) or _is_parameter(function, name):
         return None
-    stores = [n for n in walk_own_scope(function) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)]
+    stores = module.stores_in(function, name)
     if len(stores) != 1:
         return None
     binding = module.parent(stores[0])
@@ -180,14 +180,10 @@ def known_coroutine_call(module: ModuleInfo, call: ast.Call) -> bool:
 def _async_def_names(module: ModuleInfo) -> frozenset[str]:
     cached = module.__dict__.get("_async_def_names")
     if cached is None:
-        async_defs, other = set(), set()
-        for node in module.nodes:
-            if isinstance(node, ast.AsyncFunctionDef):
-                async_defs.add(node.name)
-            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                other.add(node.name)
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                other.add(node.id)
+        async_defs = {node.name for node in module.of_type(ast.AsyncFunctionDef)}
+        other = {node.name for node in module.of_type(ast.FunctionDef)}
+        other.update(node.name for node in module.of_type(ast.ClassDef))
+        other.update(node.id for node in module.of_type(ast.Name) if isinstance(node.ctx, ast.Store))
         cached = frozenset(async_defs - other - set(module.imports))
         module.__dict__["_async_def_names"] = cached
     return cached

@@ -90,8 +90,8 @@ class AsCompletedLeavesPending(Rule):
     )
 
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
-        for node in module.nodes:
-            if isinstance(node, ast.For) and isinstance(node.iter, ast.Call):
+        for node in module.of_type(ast.For):
+            if isinstance(node.iter, ast.Call):
                 if module.is_asyncio(node.iter.func, "as_completed", "tasks.as_completed"):
                     finding = self._check_loop(module, node)
                     if finding is not None:
@@ -181,8 +181,8 @@ class AsCompletedLeavesPending(Rule):
 
 
 def _function_at(module: ModuleInfo, line: int, col: int) -> ast.AST:
-    for node in module.nodes:
-        if isinstance(node, ast.For) and module.start(node) == (line, col):
+    for node in module.of_type(ast.For):
+        if module.start(node) == (line, col):
             function = module.enclosing_function(node)
             if function is not None:
                 return function

@@ -73,7 +73,7 @@ import ast
 from dataclasses import dataclass
 from typing import Iterator
 
-from tether.analysis import SPAWN_ASYNCIO_TRIGGERS, SPAWN_FUNCTIONS, SPAWN_TRIGGERS, ModuleInfo, walk_own_scope
+from tether.analysis import SPAWN_ASYNCIO_TRIGGERS, SPAWN_FUNCTIONS, SPAWN_TRIGGERS, ModuleInfo
 from tether.blocks import block_of, shares_line_with_previous, suspension_points, yields
 from tether.companions import (
     callee_name,
@@ -99,12 +99,7 @@ class DanglingTask(Rule):
     KEEP_TITLE = "Keep a strong reference with `_keep_task(...)`"
 
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
-        for node in module.nodes:  # ast.walk(module.tree) order, computed once per module
-            if not isinstance(node, ast.Call):
-                continue
-            kind = module.spawn_kind(node)
-            if kind is None:
-                continue
+        for node, kind in module.spawn_calls:  # ast.walk order, computed once per module
             how = self.dropped(module, node)
             if how is None:
                 continue
@@ -156,7 +151,7 @@ class DanglingTask(Rule):
         function = module.enclosing_function(call)
         if function is None:
             return None  # module or class level: a global keeps the reference
-        if _reads_every_local(function):
+        if _reads_every_local(module, function):
             return None
         for name in names:
             if module.declared_nonlocal(function, name) or module.name_reads(function, name):
@@ -170,7 +165,7 @@ class DanglingTask(Rule):
             return None
         name = func.value.id
         function = module.enclosing_function(call)
-        if function is None or module.declared_nonlocal(function, name) or _reads_every_local(function):
+        if function is None or module.declared_nonlocal(function, name) or _reads_every_local(module, function):
             return None
         if not _is_local_empty_container(module, function, name):
             return None
@@ -205,7 +200,7 @@ class DanglingTask(Rule):
         if target is not None:
             if not isinstance(target, ast.Name):
                 return None
-            if target.id != "_" and _store_count(function, target.id) == 1:
+            if target.id != "_" and len(module.stores_in(function, target.id)) == 1:
                 variable = target.id
         located = block_of(module, statement)
         if located is None:
@@ -381,14 +376,6 @@ def _variable_base(coroutine_name: str) -> str:
     return f"{stem}_task" if stem.isidentifier() else "companion_task"
 
 
-def _store_count(function: ast.AST, name: str) -> int:
-    return sum(
-        1
-        for node in walk_own_scope(function)
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
-    )
-
-
 def _split_spawn(statements):
     from tether.render import FixNotApplicable
 
@@ -418,12 +405,10 @@ def _bind(small, name: str):
 _ALL_LOCALS_READERS = frozenset({"locals", "vars", "eval", "exec"})
 
 
-def _reads_every_local(function: ast.AST) -> bool:
+def _reads_every_local(module: ModuleInfo, function: ast.AST) -> bool:
     """``locals()``, ``vars()``, ``eval`` or ``exec`` in ``function`` can read any local
     without naming it (``return locals()`` hands every task on), so no local is "unused"."""
-    from tether.analysis import walk_own_scope
-
-    for node in walk_own_scope(function):
+    for node in module.own_scope(function):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _ALL_LOCALS_READERS:
             if node.func.id != "vars" or not node.args:
                 return True
@@ -432,12 +417,7 @@ def _reads_every_local(function: ast.AST) -> bool:
 
 def _is_local_empty_container(module: ModuleInfo, function: ast.AST, name: str) -> bool:
     """``name`` is bound in ``function`` only by ``name = []`` / ``list()`` / ``set()``."""
-    from tether.analysis import walk_own_scope
-
-    bindings = []
-    for node in walk_own_scope(function):
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
-            bindings.append(node)
+    bindings = module.stores_in(function, name)
     if not bindings:
         return False
     for binding in bindings:

@@ -67,7 +67,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator
 
-from tether.analysis import FunctionNode, ModuleInfo, walk_own_scope
+from tether.analysis import FunctionNode, ModuleInfo
 from tether.model import SAFE, UNSAFE, Finding, Fix
 from tether.rule import Rule, lazy_codemod_command
 
@@ -109,8 +109,8 @@ class GatherOrphansSiblings(Rule):
     asyncio_triggers = triggers  # only asyncio.gather, reached through an import of asyncio
 
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
-        for node in module.nodes:
-            if isinstance(node, ast.Await) and isinstance(node.value, ast.Call):
+        for node in module.of_type(ast.Await):
+            if isinstance(node.value, ast.Call):
                 if module.qualname(node.value.func) in GATHER_NAMES:
                     finding = self.examine(module, node, settings)
                     if finding is not None:
@@ -246,11 +246,7 @@ class GatherOrphansSiblings(Rule):
         and read only inside ``owner`` (and, for lists, by ``append``/``extend``/``len``)."""
         if module.declared_nonlocal(function, name) or name in _parameters(function):
             return False
-        bindings = [
-            node
-            for node in walk_own_scope(function)
-            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
-        ]
+        bindings = module.stores_in(function, name)
         if not bindings:
             return False
         for binding in bindings:
@@ -289,11 +285,7 @@ class GatherOrphansSiblings(Rule):
         ``*name.values()`` in ``owner`` reads; other reads see only its keys or its size."""
         if module.declared_nonlocal(function, name) or name in _parameters(function):
             return False
-        bindings = [
-            node
-            for node in walk_own_scope(function)
-            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
-        ]
+        bindings = module.stores_in(function, name)
         if not bindings:
             return False
         try:

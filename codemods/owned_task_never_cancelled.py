@@ -114,7 +114,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator
 
-from tether.analysis import SPAWN_ASYNCIO_TRIGGERS, SPAWN_TRIGGERS, FunctionNode, ModuleInfo, _children, _walk
+from tether.analysis import SPAWN_ASYNCIO_TRIGGERS, SPAWN_TRIGGERS, FunctionNode, ModuleInfo, _children
 from tether.model import UNSAFE, Finding, Fix
 from tether.rule import Rule, lazy_codemod_command
 from tether.task_uses import TaskUses
@@ -334,11 +334,7 @@ def _spawns_of(module: ModuleInfo, value: ast.AST) -> list[ast.Call]:
     function = module.enclosing_function(value)
     if function is None:
         return []
-    from tether.analysis import walk_own_scope
-
-    bindings = [
-        n for n in walk_own_scope(function) if isinstance(n, ast.Name) and n.id == value.id and isinstance(n.ctx, ast.Store)
-    ]
+    bindings = module.stores_in(function, value.id)
     if not bindings:
         return []
     calls = []
@@ -490,7 +486,7 @@ class _ClassIndex:
 
     def __init__(self, module: ModuleInfo):
         self.module = module
-        self.classes = [n for n in module.nodes if isinstance(n, ast.ClassDef)]
+        self.classes = list(module.of_type(ast.ClassDef))
         self.by_name: dict[str, list[ast.ClassDef]] = {}
         for cls in self.classes:
             self.by_name.setdefault(cls.name, []).append(cls)
@@ -530,18 +526,30 @@ class _ClassIndex:
         """Every read of each attribute (key: the runtime name, private names mangled by the
         class the read is written in), and every ``getattr(obj, "name")``. Only computed for
         modules where some class stores a task."""
+        # Read from the module's indexes of attributes and calls rather than by a walk of
+        # the whole tree; the order within a list does not matter (``_plausibly_ended``
+        # asks whether any of them could end the task).
+        module = self.module
         accesses: dict[str, list[_Access]] = {}
-        stack: list[tuple[ast.AST, str | None]] = [(self.module.tree, None)]
-        while stack:
-            node, class_name = stack.pop()
-            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
-                accesses.setdefault(_mangle(node.attr, class_name), []).append(_Access(node, node.value))
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr":
+        for node in module.of_type(ast.Attribute):
+            if isinstance(node.ctx, ast.Load):
+                attribute = node.attr
+                if attribute.startswith("__") and not attribute.endswith("__"):
+                    attribute = _mangle(attribute, self._class_name_around(node))
+                accesses.setdefault(attribute, []).append(_Access(node, node.value))
+        for node in module.of_type(ast.Call):
+            if isinstance(node.func, ast.Name) and node.func.id == "getattr":
                 if len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
                     accesses.setdefault(node.args[1].value, []).append(_Access(node, node.args[0]))
-            inner = node.name if isinstance(node, ast.ClassDef) else class_name
-            stack.extend((child, inner) for child in _children(node))
         return accesses
+
+    def _class_name_around(self, node: ast.AST) -> str | None:
+        """The name of the innermost class ``node`` is written in, methods or not (the
+        class that mangles its private names), or None outside every class."""
+        for ancestor in self.module.ancestors(node):
+            if isinstance(ancestor, ast.ClassDef):
+                return ancestor.name
+        return None
 
     def instance_class_of(self, receiver: ast.AST) -> ast.ClassDef | None:
         """The class whose method binds ``receiver`` as its instance parameter, if any."""
@@ -568,12 +576,17 @@ class _ClassIndex:
 
     @cached_property
     def _dynamic_readers(self) -> frozenset[int]:
+        """The classes with a dynamic read anywhere inside them (nested classes and
+        functions included): every class around each such read in the module."""
+        module = self.module
         readers = set()
-        for cls in self.classes:
-            for node in _walk(cls):  # ast.walk order, without its generators
-                if _reads_dynamically(node):
-                    readers.add(id(cls))
-                    break
+        candidates = [node for node in module.of_type(ast.Attribute) if node.attr == "__dict__"]
+        candidates += [
+            node for node in module.of_type(ast.Call) if isinstance(node.func, ast.Name) and node.func.id in ("vars", "getattr")
+        ]
+        for node in candidates:
+            if _reads_dynamically(node):
+                readers.update(id(a) for a in module.ancestors(node) if isinstance(a, ast.ClassDef))
         return frozenset(readers)
 
 

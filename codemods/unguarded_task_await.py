@@ -67,7 +67,7 @@ import ast
 from dataclasses import dataclass
 from typing import Iterator
 
-from tether.analysis import SPAWN_ASYNCIO_TRIGGERS, SPAWN_TRIGGERS, TASK_GROUP_TYPES, ModuleInfo, walk_own_scope
+from tether.analysis import SPAWN_ASYNCIO_TRIGGERS, SPAWN_TRIGGERS, TASK_GROUP_TYPES, ModuleInfo
 from tether.blocks import (
     block_of,
     cst_statement_count,
@@ -124,13 +124,13 @@ class UnguardedTaskAwait(Rule):
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
         if not module.spawn_lines:
             return
-        for function in module.nodes:
-            if isinstance(function, ast.AsyncFunctionDef) and module.spawns_within(function):
+        for function in module.of_type(ast.AsyncFunctionDef):
+            if module.spawns_within(function):
                 yield from self.check_function(module, function)
 
     def check_function(self, module: ModuleInfo, function: ast.AsyncFunctionDef) -> Iterator[Finding]:
         candidates = []
-        for node in walk_own_scope(function):
+        for node in module.own_scope(function):
             name = _bound_name(node)
             if name is not None and _owns_new_task(module, node.value):
                 candidate = self.candidate(module, function, node, name)
@@ -154,7 +154,7 @@ class UnguardedTaskAwait(Rule):
     # -- detection ---------------------------------------------------------------------
 
     def candidate(self, module: ModuleInfo, function: ast.AST, assign: ast.stmt, name: str) -> Candidate | None:
-        if module.declared_nonlocal(function, name) or _store_count(function, name) != 1:
+        if module.declared_nonlocal(function, name) or _store_count(module, function, name) != 1:
             return None
         if _inside_task_group(module, assign, function):
             return None
@@ -244,14 +244,11 @@ def _owns_new_task(module: ModuleInfo, value: ast.AST) -> bool:
     return True
 
 
-def _store_count(function: ast.AST, name: str) -> int:
+def _store_count(module: ModuleInfo, function: ast.AST, name: str) -> int:
     args = function.args
     parameters = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
     count = sum(1 for arg in parameters if arg is not None and arg.arg == name)
-    for node in walk_own_scope(function):
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
-            count += 1
-    return count
+    return count + len(module.stores_in(function, name))
 
 
 def _inside_task_group(module: ModuleInfo, node: ast.AST, function: ast.AST) -> bool:

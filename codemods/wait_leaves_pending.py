@@ -88,8 +88,8 @@ class WaitLeavesPending(Rule):
     )
 
     def check(self, module: ModuleInfo, settings) -> Iterator[Finding]:
-        for node in module.nodes:
-            if isinstance(node, ast.Call) and module.is_asyncio(node.func, "wait", "tasks.wait"):
+        for node in module.calls_named("wait"):
+            if module.is_asyncio(node.func, "wait", "tasks.wait"):
                 finding = self._check_call(module, node, settings)
                 if finding is not None:
                     yield finding

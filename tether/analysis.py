@@ -14,6 +14,7 @@ import bisect
 from functools import cached_property
 from typing import Iterable, Iterator
 
+_EMPTY: list = []  # shared empty answer of the indexes below: callers must not mutate it
 FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef)
 ScopeNode = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)
 
@@ -134,6 +135,25 @@ class ModuleInfo:
         self.nodes  # noqa: B018 - fills self.parents as a side effect
         return self.__dict__["parents"]
 
+    @cached_property
+    def _by_type(self) -> dict[type, list[ast.AST]]:
+        by_type: dict[type, list[ast.AST]] = {}
+        for node in self.nodes:
+            kind = type(node)
+            bucket = by_type.get(kind)
+            if bucket is None:
+                by_type[kind] = [node]
+            else:
+                bucket.append(node)
+        return by_type
+
+    def of_type(self, kind: type) -> list[ast.AST]:
+        """The nodes of exactly this class (``ast.Call``, ``ast.ClassDef``...) in ``nodes``
+        order. One pass sorts every node into its class, so a rule that looks at calls or
+        classes only reads those instead of testing each of the module's nodes. Do not
+        mutate the list."""
+        return self._by_type.get(kind, _EMPTY)
+
     def parent(self, node: ast.AST) -> ast.AST | None:
         return self.parents.get(id(node))
 
@@ -163,9 +183,35 @@ class ModuleInfo:
             current = parent
         return current  # type: ignore[return-value]
 
+    def own_scope(self, scope: ast.AST) -> list[ast.AST]:
+        """``list(walk_own_scope(scope))``, kept per scope: several rules and indexes walk
+        the same function (its globals, its stores, whether it yields...)."""
+        cache = self.__dict__.get("_own_scope")
+        if cache is None:
+            cache = self.__dict__["_own_scope"] = {}
+        nodes = cache.get(id(scope))
+        if nodes is None:
+            nodes = cache[id(scope)] = _own_scope_list(scope)
+        return nodes
+
+    def stores_in(self, scope: ast.AST, name: str) -> list[ast.Name]:
+        """Every ``name`` bound by a Name store in ``scope``'s own body (nested functions
+        and classes excluded), in ``walk_own_scope`` order."""
+        cache = self.__dict__.get("_stores")
+        if cache is None:
+            cache = self.__dict__["_stores"] = {}
+        index = cache.get(id(scope))
+        if index is None:  # every name's stores in one pass, per scope
+            index = cache[id(scope)] = {}
+            Name, Store = ast.Name, ast.Store
+            for node in self.own_scope(scope):
+                if type(node) is Name and isinstance(node.ctx, Store):
+                    index.setdefault(node.id, []).append(node)
+        return list(index.get(name, ()))
+
     def in_generator(self, function: ast.AST) -> bool:
         """True when the function yields (async generators must not get awaits in finally)."""
-        for node in walk_own_scope(function):
+        for node in self.own_scope(function):
             if isinstance(node, (ast.Yield, ast.YieldFrom)):
                 return True
         return False
@@ -174,17 +220,29 @@ class ModuleInfo:
 
     @cached_property
     def imports(self) -> dict[str, str]:
-        """Local name -> dotted name it is bound to by an import anywhere in the module."""
+        """Local name -> dotted name it is bound to by an import anywhere in the module.
+
+        When a name is bound twice the later import in ``nodes`` order wins."""
+        plain = self._import_names(self.of_type(ast.Import))
+        froms = self._import_names(self.of_type(ast.ImportFrom))
+        if plain.keys().isdisjoint(froms):
+            return {**plain, **froms}
+        # A name bound by both kinds of import: replay them in their common order.
+        kinds = (ast.Import, ast.ImportFrom)
+        return self._import_names([node for node in self.nodes if type(node) in kinds])
+
+    @staticmethod
+    def _import_names(statements: Iterable[ast.AST]) -> dict[str, str]:
         names: dict[str, str] = {}
-        for node in self.nodes:
-            if isinstance(node, ast.Import):
+        for node in statements:
+            if type(node) is ast.Import:
                 for alias in node.names:
                     if alias.asname:
                         names[alias.asname] = alias.name
                     else:
                         head = alias.name.split(".")[0]
                         names[head] = head
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            elif node.module and node.level == 0:
                 for alias in node.names:
                     if alias.name != "*":
                         names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
@@ -240,10 +298,35 @@ class ModuleInfo:
         """How ``call`` creates a task nobody tracks yet, e.g. "asyncio.create_task", or None.
 
         TaskGroup and nursery ``create_task`` calls are not spawns: the group owns the task.
+        Answers are kept per call: several rules ask about the same calls.
         """
-        if not isinstance(call, ast.Call):
+        cache = self.__dict__.get("_spawn_kinds")
+        if cache is None:
+            cache = self.__dict__["_spawn_kinds"] = {}
+        key = id(call)
+        if key in cache:
+            return cache[key]
+        kind = cache[key] = self._spawn_kind(call)
+        return kind
+
+    @cached_property
+    def _spawn_terminals(self) -> frozenset[str]:
+        """The last names a spawning ``x.y.name(...)`` can end in (``create_task``, a
+        configured spawner's last part...): any other attribute call is no spawn."""
+        return frozenset(
+            {"create_task", "ensure_future", "async", "Task"}
+            | {spawner.rsplit(".", 1)[-1] for spawner in self.extra_spawners}
+        )
+
+    def _spawn_kind(self, call: ast.AST) -> str | None:
+        if type(call) is not ast.Call:
             return None
         func = call.func
+        if type(func) is ast.Attribute:
+            if func.attr not in self._spawn_terminals:
+                return None  # its qualified name cannot end in a spawner's name
+        elif type(func) is not ast.Name:
+            return None  # ``f()(...)``, ``x[i](...)``: no qualified name, no loop method
         qualified = self.qualname(func)
         if qualified in SPAWN_FUNCTIONS:
             return SPAWN_FUNCTIONS[qualified]
@@ -257,9 +340,46 @@ class ModuleInfo:
         return None
 
     @cached_property
+    def spawn_calls(self) -> list[tuple[ast.Call, str]]:
+        """Every call that spawns a task, with its ``spawn_kind``, in ``nodes`` order."""
+        spawn_kind = self.spawn_kind
+        found = []
+        for call in self.of_type(ast.Call):
+            kind = spawn_kind(call)
+            if kind is not None:
+                found.append((call, kind))
+        return found
+
+    @cached_property
     def spawn_lines(self) -> list[int]:
         """Sorted first lines of every call that spawns a task (``spawn_kind``)."""
-        return sorted(n.lineno for n in self.nodes if isinstance(n, ast.Call) and self.spawn_kind(n))
+        return sorted(call.lineno for call, _ in self.spawn_calls)
+
+    def calls_named(self, name: str) -> list[ast.Call]:
+        """Calls whose qualified name could end in ``name`` (``x.y.name(...)``, ``name(...)``,
+        ``alias(...)`` after ``from m import name as alias``), in ``nodes`` order: a rule
+        looking for ``asyncio.wait`` checks these few with ``qualname``, not every call."""
+        index = self.__dict__.get("_calls_by_name")
+        if index is None:
+            index = self.__dict__["_calls_by_name"] = {}
+            imports = self.imports
+            Attribute, Name = ast.Attribute, ast.Name
+            for call in self.of_type(ast.Call):
+                func = call.func
+                kind = type(func)
+                if kind is Attribute:
+                    last = func.attr
+                elif kind is Name:
+                    imported = imports.get(func.id)
+                    last = func.id if imported is None else imported.rsplit(".", 1)[-1]
+                else:
+                    continue
+                bucket = index.get(last)
+                if bucket is None:
+                    index[last] = [call]
+                else:
+                    bucket.append(call)
+        return index.get(name, _EMPTY)
 
     def spawns_within(self, node: ast.AST) -> bool:
         """Whether a spawn call starts inside ``node``'s lines: rules that need one there can
@@ -296,7 +416,7 @@ class ModuleInfo:
                 for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
                     if arg.annotation is not None and self._is_loop_annotation(arg.annotation):
                         names.add(arg.arg)
-            for node in walk_own_scope(owner):
+            for node in self.own_scope(owner):
                 if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                     if self.qualname(node.value.func) in LOOP_FACTORIES:
                         names.update(t.id for t in node.targets if isinstance(t, ast.Name))
@@ -321,7 +441,7 @@ class ModuleInfo:
 
     def task_group_names(self, scope: ast.AST) -> frozenset[str]:
         names = set()
-        for node in walk_own_scope(scope):
+        for node in self.own_scope(scope):
             if isinstance(node, (ast.With, ast.AsyncWith)):
                 for item in node.items:
                     if isinstance(item.context_expr, ast.Call) and isinstance(item.optional_vars, ast.Name):
@@ -336,7 +456,7 @@ class ModuleInfo:
         declared = cache.get(id(function))
         if declared is None:  # one walk per function, not one per question
             declared = cache[id(function)] = frozenset(
-                n for node in walk_own_scope(function) if isinstance(node, (ast.Global, ast.Nonlocal)) for n in node.names
+                n for node in self.own_scope(function) if isinstance(node, (ast.Global, ast.Nonlocal)) for n in node.names
             )
         return name in declared
 
@@ -354,8 +474,10 @@ class ModuleInfo:
 
 
 # Fields that by the ASDL grammar hold identifiers, strings, numbers or constants, never nodes
-# (per class: ``Import.names`` holds nodes while ``Global.names`` holds strings). Skipping
-# them saves a good part of the walk and cannot change what it visits.
+# (per class: ``Import.names`` holds nodes while ``Global.names`` holds strings). The walks
+# below do not test each value's type, so this table must name every such field of every
+# class the parser makes on 3.10-3.12 (3.13+ also reads ``_field_types``); the walk test
+# checks it against ``ast.walk`` on every Python the tests run on.
 _LEAF_FIELDS = {
     "Name": {"id"},
     "Attribute": {"attr"},
@@ -382,79 +504,139 @@ _LEAF_FIELDS = {
     "MatchStar": {"name"},
     "MatchMapping": {"rest"},
     "MatchClass": {"kwd_attrs"},
+    "MatchSingleton": {"value"},  # None, True or False: ``case None:`` / ``case True:``
+    "TypeVar": {"name"},  # PEP 695 (3.12)
+    "ParamSpec": {"name"},
+    "TypeVarTuple": {"name"},
+    "TypeIgnore": {"lineno", "tag"},
 }
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# How to visit each node class's children: (field, holds a list) in ``_fields`` order, leaf
+# fields and ``ctx`` left out. ``ctx`` holds one of three shared Load/Store/Del singletons,
+# a third of all nodes in real code; rules read ``node.ctx`` directly and never look for
+# them in a walk, so the walks skip them. Whether a field holds a list is fixed by the
+# grammar (``body`` always, ``value`` never), so the first instance seen decides it.
+_FIELD_PLANS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _field_plan(kind: type, node: ast.AST) -> tuple[tuple[str, bool], ...]:
+    leaves = set(_LEAF_FIELDS.get(kind.__name__, ()))
+    field_types = getattr(kind, "_field_types", None)  # 3.13+: the grammar's own answer
+    if field_types:
+        leaves.update(name for name, annotation in field_types.items() if not _may_hold_nodes(annotation))
+    plan = _FIELD_PLANS[kind] = tuple(
+        (name, type(getattr(node, name, None)) is list)
+        for name in kind._fields
+        if name not in leaves and name != "ctx"
+    )
+    return plan
+
+
+def _may_hold_nodes(annotation) -> bool:
+    """Whether a ``_field_types`` annotation (``expr``, ``list[stmt]``, ``expr | None``,
+    ``str``, ``object``...) admits AST nodes."""
+    if isinstance(annotation, type):
+        return issubclass(annotation, ast.AST)
+    return any(_may_hold_nodes(argument) for argument in getattr(annotation, "__args__", ()))
 
 
 def _walk_with_parents(tree: ast.AST) -> tuple[list[ast.AST], dict[int, ast.AST]]:
-    """``list(ast.walk(tree))`` and the child -> parent map, in one pass without generators.
+    """``list(ast.walk(tree))`` without the ``ctx`` singletons, and the child -> parent map,
+    in one pass without generators.
 
     Same order as ``ast.walk``: breadth first, children in ``_fields`` order (so results
-    that depend on visiting order stay identical).
+    that depend on visiting order stay identical). Lists can hold None (``Dict.keys`` for
+    ``**d``, ``arguments.kw_defaults``): those are no nodes and are skipped, as there.
     """
-    AST = ast.AST
     nodes = [tree]
     parents: dict[int, ast.AST] = {}
     append = nodes.append
-    child_fields = _CHILD_FIELDS
-    index = 0
-    while index < len(nodes):
-        node = nodes[index]
-        index += 1
+    plans = _FIELD_PLANS
+    for node in nodes:  # the list grows while it is iterated: breadth first
         kind = type(node)
-        fields = child_fields.get(kind)
-        if fields is None:
-            leaves = _LEAF_FIELDS.get(kind.__name__, ())
-            fields = child_fields[kind] = tuple(f for f in kind._fields if f not in leaves)
-        for name in fields:
+        plan = plans.get(kind)
+        if plan is None:
+            plan = _field_plan(kind, node)
+        for name, many in plan:
             value = getattr(node, name, None)
-            if isinstance(value, AST):
-                append(value)
-                parents[id(value)] = node
-            elif isinstance(value, list):
+            if many:
                 for item in value:
-                    if isinstance(item, AST):
+                    if item is not None:
                         append(item)
                         parents[id(item)] = node
+            elif value is not None:
+                append(value)
+                parents[id(value)] = node
     return nodes, parents
 
 
 def _walk(tree: ast.AST) -> list[ast.AST]:
-    """``list(ast.walk(tree))`` (same order), without the generators."""
+    """``list(ast.walk(tree))`` (same order, without the ``ctx`` singletons or generators)."""
     nodes = [tree]
-    index = 0
-    while index < len(nodes):
-        nodes.extend(_children(nodes[index]))
-        index += 1
+    append = nodes.append
+    plans = _FIELD_PLANS
+    for node in nodes:
+        kind = type(node)
+        plan = plans.get(kind)
+        if plan is None:
+            plan = _field_plan(kind, node)
+        for name, many in plan:
+            value = getattr(node, name, None)
+            if many:
+                for item in value:
+                    if item is not None:
+                        append(item)
+            elif value is not None:
+                append(value)
     return nodes
 
 
 def walk_own_scope(scope: ast.AST) -> Iterator[ast.AST]:
-    """Like ast.walk over ``scope``'s body, not descending into nested functions or classes."""
+    """Like ast.walk over ``scope``'s body, not descending into nested functions or classes
+    (depth first, last child first; ``ctx`` singletons left out)."""
     stack = _children(scope)
+    nested = _NESTED_SCOPES
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+        if type(node) in nested:
             continue
         stack.extend(_children(node))
 
 
+_NESTED_SCOPES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef})
+
+
+def _own_scope_list(scope: ast.AST) -> list[ast.AST]:
+    """``list(walk_own_scope(scope))`` without the generator."""
+    found = []
+    append = found.append
+    stack = _children(scope)
+    pop, extend = stack.pop, stack.extend
+    nested = _NESTED_SCOPES
+    while stack:
+        node = pop()
+        append(node)
+        if type(node) not in nested:
+            extend(_children(node))
+    return found
+
+
 def _children(node: ast.AST) -> list[ast.AST]:
-    """``list(ast.iter_child_nodes(node))``, without the generators."""
+    """``list(ast.iter_child_nodes(node))`` without the ``ctx`` singletons or generators."""
     kind = type(node)
-    fields = _CHILD_FIELDS.get(kind)
-    if fields is None:
-        leaves = _LEAF_FIELDS.get(kind.__name__, ())
-        fields = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f not in leaves)
-    AST = ast.AST
+    plan = _FIELD_PLANS.get(kind)
+    if plan is None:
+        plan = _field_plan(kind, node)
     children = []
-    for name in fields:
+    append = children.append
+    for name, many in plan:
         value = getattr(node, name, None)
-        if isinstance(value, AST):
-            children.append(value)
-        elif isinstance(value, list):
-            children.extend(item for item in value if isinstance(item, AST))
+        if many:
+            for item in value:
+                if item is not None:
+                    append(item)
+        elif value is not None:
+            append(value)
     return children
 
 
