@@ -2,7 +2,9 @@
 
 ## What it finds
 A task created with ``asyncio.create_task``, ``asyncio.ensure_future``, ``asyncio.Task(...)``,
-``loop.create_task`` (on a known event loop) or a configured ``extra-spawners`` function,
+``loop.create_task`` (on a known event loop: one from ``asyncio.get_running_loop()`` and
+friends, a parameter annotated as a loop, an attribute named ``loop``/``_loop`` such as
+``self.hass.loop``, or ``x.get_loop()``) or a configured ``extra-spawners`` function,
 whose result nobody keeps: an expression statement, ``_ = ...``, a local name that is never
 read again, or a local list that the task is appended to and that is never read.
 

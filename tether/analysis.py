@@ -392,8 +392,13 @@ class ModuleInfo:
         """Whether ``expr`` is known to be an event loop where ``at`` is evaluated."""
         if isinstance(expr, ast.Call) and self.qualname(expr.func) in LOOP_FACTORIES:
             return True
-        if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
-            return expr.value.id in ("self", "cls") and expr.attr in LOOP_ATTRIBUTES
+        if isinstance(expr, ast.Attribute):
+            # ``self._loop``, and a loop reached through another object: ``self.hass.loop``,
+            # ``client.loop``, ``self._pool._loop`` (an attribute named loop is one)
+            return expr.attr in LOOP_ATTRIBUTES
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+            # ``server.get_loop()``: asyncio's servers, transports and futures name it so
+            return expr.func.attr == "get_loop" and not expr.args and not expr.keywords
         if isinstance(expr, ast.Name):
             return expr.id in self.loop_names(self.scope_of(at))
         return False
