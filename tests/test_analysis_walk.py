@@ -56,7 +56,7 @@ def _cases():
             yield pytest.param(snippet, id=f"snippet{index}")
 
 
-@pytest.mark.parametrize("text", _cases())
+@pytest.mark.parametrize("text", list(_cases()))
 def test_nodes_parents_and_segments_match_the_standard_library(text):
     tree = ast.parse(text)
     module = ModuleInfo(text, tree)
@@ -89,7 +89,7 @@ def _reference_own_scope(scope):
         stack.extend(_iter_child_nodes(node))
 
 
-@pytest.mark.parametrize("text", _cases())
+@pytest.mark.parametrize("text", list(_cases()))
 def test_scope_walks_and_name_indexes_match_the_plain_definitions(text):
     from tether.analysis import walk_own_scope
 
@@ -150,7 +150,7 @@ def _index_cases():
         yield pytest.param(snippet, id=f"index{index}")
 
 
-@pytest.mark.parametrize("text", _index_cases())
+@pytest.mark.parametrize("text", list(_index_cases()))
 def test_indexes_match_a_scan_of_every_node(text):
     tree = ast.parse(text)
     module = ModuleInfo(text, tree, extra_spawners=("spawn", "lib.spawn"))

@@ -62,7 +62,7 @@ def _cases():
         yield pytest.param(snippet, id=f"snippet{index}")
 
 
-@pytest.mark.parametrize("text", _cases())
+@pytest.mark.parametrize("text", list(_cases()))
 def test_attribute_reads_and_dynamic_readers_match_a_full_walk(text):
     module = ModuleInfo(text, ast.parse(text))
     classes = _ClassIndex(module)
