@@ -244,22 +244,18 @@ class GatherOrphansSiblings(Rule):
     def owned_local(self, module: ModuleInfo, function, owner: ast.Call, name: str, depth: int, iterable: bool = False) -> bool:
         """``name`` is a local of ``function`` bound only to fresh awaitables (or lists of them)
         and read only inside ``owner`` (and, for lists, by ``append``/``extend``/``len``)."""
-        if module.declared_nonlocal(function, name) or name in _parameters(function):
-            return False
-        bindings = module.stores_in(function, name)
+        bindings = _local_bindings(module, function, name)
         if not bindings:
             return False
         for binding in bindings:
             assign = module.parent(binding)
-            if isinstance(assign, ast.Assign) and assign.targets == [binding]:
-                value = assign.value
-            elif isinstance(assign, ast.AnnAssign) and assign.target is binding and assign.value is not None:
-                value = assign.value
-            elif iterable and isinstance(assign, ast.AugAssign) and isinstance(assign.op, ast.Add):
-                value = assign.value  # `tasks += [...]` adds the elements of value, nothing else
-            elif iterable and isinstance(assign, ast.NamedExpr) and _truth_tested(module, assign):
-                value = assign.value  # `if tasks := [...]:` reads the list only for its truth
-            else:
+            value = _plain_value(assign, binding)
+            if value is None and iterable:
+                if isinstance(assign, ast.AugAssign) and isinstance(assign.op, ast.Add):
+                    value = assign.value  # `tasks += [...]` adds the elements of value, nothing else
+                elif isinstance(assign, ast.NamedExpr) and _truth_tested(module, assign):
+                    value = assign.value  # `if tasks := [...]:` reads the list only for its truth
+            if value is None:
                 return False
             try:
                 if not iterable:
@@ -283,19 +279,13 @@ class GatherOrphansSiblings(Rule):
         """``name`` is a local dict of ``function`` whose values are all fresh awaitables (bound
         by a display or comprehension, added by ``name[key] = call()``), whose values only
         ``*name.values()`` in ``owner`` reads; other reads see only its keys or its size."""
-        if module.declared_nonlocal(function, name) or name in _parameters(function):
-            return False
-        bindings = module.stores_in(function, name)
+        bindings = _local_bindings(module, function, name)
         if not bindings:
             return False
         try:
             for binding in bindings:
-                assign = module.parent(binding)
-                if isinstance(assign, ast.Assign) and assign.targets == [binding]:
-                    value = assign.value
-                elif isinstance(assign, ast.AnnAssign) and assign.target is binding and assign.value is not None:
-                    value = assign.value
-                else:
+                value = _plain_value(module.parent(binding), binding)
+                if value is None:
                     return False
                 if isinstance(value, ast.Dict) and None not in value.keys:  # no `**other`
                     for element in value.values:
@@ -623,6 +613,24 @@ def _parameters(function) -> set[str]:
     names = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
     names.update(a.arg for a in (args.vararg, args.kwarg) if a is not None)
     return names
+
+
+def _local_bindings(module: ModuleInfo, function, name: str) -> list[ast.Name]:
+    """The stores of ``name`` in ``function``'s own body; none when it is a parameter or
+    declared ``global``/``nonlocal`` (then other code can bind it too)."""
+    if module.declared_nonlocal(function, name) or name in _parameters(function):
+        return []
+    return module.stores_in(function, name)
+
+
+def _plain_value(assign: ast.AST | None, binding: ast.Name) -> ast.AST | None:
+    """The value ``binding`` gets from a plain ``x = v`` or ``x: T = v``; None for any other
+    binding (a tuple target, a loop variable, an ``import``, ``+=``, a walrus)."""
+    if isinstance(assign, ast.Assign) and assign.targets == [binding]:
+        return assign.value
+    if isinstance(assign, ast.AnnAssign) and assign.target is binding:
+        return assign.value
+    return None
 
 
 def _truth_tested(module: ModuleInfo, node: ast.AST) -> bool:

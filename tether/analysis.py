@@ -575,24 +575,10 @@ def _walk_with_parents(tree: ast.AST) -> tuple[list[ast.AST], dict[int, ast.AST]
 
 
 def _walk(tree: ast.AST) -> list[ast.AST]:
-    """``list(ast.walk(tree))`` (same order, without the ``ctx`` singletons or generators)."""
-    nodes = [tree]
-    append = nodes.append
-    plans = _FIELD_PLANS
-    for node in nodes:
-        kind = type(node)
-        plan = plans.get(kind)
-        if plan is None:
-            plan = _field_plan(kind, node)
-        for name, many in plan:
-            value = getattr(node, name, None)
-            if many:
-                for item in value:
-                    if item is not None:
-                        append(item)
-            elif value is not None:
-                append(value)
-    return nodes
+    """``list(ast.walk(tree))`` (same order, without the ``ctx`` singletons or generators);
+    used for function scopes, far smaller than the module, so the parent map it also builds
+    costs little."""
+    return _walk_with_parents(tree)[0]
 
 
 def walk_own_scope(scope: ast.AST) -> Iterator[ast.AST]:
