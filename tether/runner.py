@@ -126,8 +126,7 @@ def _scan_chunk(paths: Sequence[str]) -> list[tuple]:
     )
     answers = []
     for path in paths:
-        result, data, digest, stat = answer_cheaply(path, prefilter, cache)
-        cached = result is not None and data is not None
+        result, data, digest, stat, cached = answer_cheaply(path, prefilter, cache)
         if result is None:
             result = process_loaded(path, data, settings, mode, prefilter, write)
         answers.append((None if result.is_clean() else result, digest, stat, cached))
@@ -135,25 +134,25 @@ def _scan_chunk(paths: Sequence[str]) -> list[tuple]:
 
 
 def answer_cheaply(path: str, prefilter, cache) -> tuple:
-    """What can be said of ``path`` without parsing it: ``(result, data, digest, stat)``.
+    """What can be said of ``path`` without parsing it: ``(result, data, digest, stat, cached)``.
 
-    ``result`` is set for an unreadable file (``data`` None), a cache hit by content (``data``
-    set) and a file the prefilter rejects; None means the file must be parsed.
+    ``result`` is set for an unreadable file, a cache hit by content (``cached`` True) and a
+    file the prefilter rejects; None means the file must be parsed (``data`` holds its bytes).
     """
     from tether.engine import passes_prefilter, read_path
 
     data, failure = read_path(path)
     if data is None:
-        return failure, None, None, None
+        return failure, None, None, None, False
     digest = stat = None
     if cache is not None:
         digest, stat = _identity(path, data)
         hit = cache.by_digest(path, digest)
         if hit is not None:
-            return hit, data, digest, stat
+            return hit, None, digest, stat, True
     if not passes_prefilter(data, prefilter):
-        return FileResult(path), None, digest, stat  # what process_data answers
-    return None, data, digest, stat
+        return FileResult(path), None, digest, stat, False  # what process_data answers
+    return None, data, digest, stat, False
 
 
 # -- parent side --------------------------------------------------------------------------------
@@ -233,11 +232,11 @@ def _scan_here(files, pending, state, jobs, reporter):
     answers: list = [None] * len(pending)
     candidates: list[tuple[int, bytes, bytes | None, tuple[int, int] | None]] = []
     for position, index in enumerate(pending):
-        result, data, digest, stat = answer_cheaply(files[index], state["prefilter"], state["cache"])
+        result, data, digest, stat, cached = answer_cheaply(files[index], state["prefilter"], state["cache"])
         if result is None:
             candidates.append((position, data, digest, stat))
             continue
-        answers[position] = (result, digest, stat, data is not None)
+        answers[position] = (result, digest, stat, cached)
         reporter.advance(1)
     work = [(files[pending[position]], data) for position, data, _, _ in candidates]
     for (position, _, digest, stat), result in zip(candidates, _execute(work, state, jobs, reporter)):
